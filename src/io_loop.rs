@@ -1,0 +1,613 @@
+//! The engine's loop: moves ciphertext and cleartext between four fds and a
+//! [`TlsSession`], iopause style.
+//!
+//! Each iteration first moves everything that can move without waiting —
+//! decrypted data to the app, records to the network, app data into the
+//! session, network data into the session, end-of-stream transitions —
+//! and only then calls `poll(2)` once, asking each fd only for what the TLS
+//! state allows now. Writes are tried as soon as there is something to
+//! write (they nearly always succeed, which saves a poll); reads are tried
+//! only after poll said the fd is readable, and repeated until they would
+//! block. Buffers are fixed: one per direction and side.
+//!
+//! The fds are reached through [`Ports`], so the loop can be driven by real
+//! fds or by a scripted fake.
+
+use crate::backend::{Cleartext, HandshakeInfo, TlsSession};
+use crate::fatal::{Fatal, code};
+use std::io;
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+/// The four ends the loop moves bytes between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// Cleartext from the app.
+    AppIn = 0,
+    /// Cleartext to the app.
+    AppOut = 1,
+    /// Ciphertext from the peer.
+    NetIn = 2,
+    /// Ciphertext to the peer.
+    NetOut = 3,
+}
+
+const PORTS: [Port; 4] = [Port::AppIn, Port::AppOut, Port::NetIn, Port::NetOut];
+
+/// Non-blocking I/O on the four ports. Reads and writes return
+/// `ErrorKind::WouldBlock` when they would block.
+pub trait Ports {
+    fn read(&mut self, port: Port, buf: &mut [u8]) -> io::Result<usize>;
+    fn write(&mut self, port: Port, buf: &[u8]) -> io::Result<usize>;
+    /// Ends a port for good. For `NetOut` this is `shutdown(SHUT_WR)` then
+    /// close, so the peer sees EOF while we keep reading.
+    fn close(&mut self, port: Port);
+    /// Waits until one of the ports marked in `want` is ready (readable for
+    /// the in-ports, writable for the out-ports, or in error or hung up)
+    /// or until `timeout`. Returns the ready ports.
+    fn poll(&mut self, want: [bool; 4], timeout: Option<Duration>) -> io::Result<[bool; 4]>;
+}
+
+/// What the options ask of the loop.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `-S`: end with close_notify rather than a TCP half-close alone.
+    pub send_close_notify: bool,
+    /// `-J`: a peer EOF without close_notify is fatal.
+    pub enforce_close_notify: bool,
+    /// `-K`: the handshake must be over by then.
+    pub handshake_timeout: Option<Duration>,
+}
+
+/// Upstream's buffer size per direction and side. A TLS record holds at
+/// most 16 KiB of data plus a small overhead, so a ciphertext buffer of
+/// this size plus slack never splits the work of one record over two polls.
+const CLEAR_BUF: usize = 16 * 1024;
+const CIPHER_BUF: usize = 16 * 1024 + 512;
+
+/// A fixed buffer holding the bytes `start..end` still to be passed on.
+struct Pending {
+    data: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Pending {
+    fn new(size: usize) -> Self {
+        Pending {
+            data: vec![0; size].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+    /// The whole buffer, to be refilled; only when empty.
+    fn space(&mut self) -> &mut [u8] {
+        debug_assert!(self.is_empty());
+        &mut self.data[..]
+    }
+    fn filled(&mut self, n: usize) {
+        self.start = 0;
+        self.end = n;
+    }
+}
+
+/// Follows TLS record framing in the ciphertext from the peer, to tell a
+/// clean EOF from one in the middle of a record, whatever the backend.
+#[derive(Default)]
+struct RecordTracker {
+    header: [u8; 5],
+    header_len: usize,
+    body_left: usize,
+}
+
+impl RecordTracker {
+    fn advance(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.body_left > 0 {
+                let n = self.body_left.min(data.len());
+                self.body_left -= n;
+                data = &data[n..];
+                continue;
+            }
+            let n = (5 - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
+            self.header_len += n;
+            data = &data[n..];
+            if self.header_len == 5 {
+                self.body_left = u16::from_be_bytes([self.header[3], self.header[4]]) as usize;
+                self.header_len = 0;
+            }
+        }
+    }
+    fn mid_record(&self) -> bool {
+        self.header_len > 0 || self.body_left > 0
+    }
+}
+
+/// Where one direction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Open,
+    /// The source ended; what is pending still has to go out.
+    Draining,
+    Done,
+}
+
+struct Loop<'a, S: TlsSession, P: Ports> {
+    session: &'a mut S,
+    ports: &'a mut P,
+    settings: &'a Settings,
+    app_in: Pending,
+    app_out: Pending,
+    net_in: Pending,
+    net_out: Pending,
+    /// Ports poll said are readable, or writes not known to block.
+    readable: [bool; 4],
+    writable: [bool; 4],
+    /// App → network.
+    up: Flow,
+    /// Network → app.
+    down: Flow,
+    net_eof: bool,
+    close_notify_queued: bool,
+    handshake_seen: bool,
+    records: RecordTracker,
+}
+
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+fn tls_fatal(during_handshake: bool, reason: impl std::fmt::Display) -> Fatal {
+    if during_handshake {
+        Fatal::new(
+            code::TLS_RUN,
+            format!("the TLS engine closed the connection during the handshake: {reason}"),
+        )
+    } else {
+        Fatal::new(code::TLS_RUN, format!("TLS error: {reason}"))
+    }
+}
+
+/// Runs the engine until nothing more can move. `on_handshake` is called
+/// once, when the handshake completes (it writes the notification block).
+pub fn run<S: TlsSession, P: Ports>(
+    session: &mut S,
+    ports: &mut P,
+    settings: &Settings,
+    on_handshake: &mut dyn FnMut(&HandshakeInfo) -> Result<(), Fatal>,
+) -> Result<(), Fatal> {
+    let deadline = settings.handshake_timeout.map(|t| Instant::now() + t);
+    let mut lp = Loop {
+        session,
+        ports,
+        settings,
+        app_in: Pending::new(CLEAR_BUF),
+        app_out: Pending::new(CLEAR_BUF),
+        net_in: Pending::new(CIPHER_BUF),
+        net_out: Pending::new(CIPHER_BUF),
+        readable: [false; 4],
+        writable: [true; 4],
+        up: Flow::Open,
+        down: Flow::Open,
+        net_eof: false,
+        close_notify_queued: false,
+        handshake_seen: false,
+        records: RecordTracker::default(),
+    };
+    let result = lp.run(deadline, on_handshake);
+    if result.is_err() {
+        lp.last_gasp();
+    }
+    result
+}
+
+impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
+    fn run(
+        &mut self,
+        deadline: Option<Instant>,
+        on_handshake: &mut dyn FnMut(&HandshakeInfo) -> Result<(), Fatal>,
+    ) -> Result<(), Fatal> {
+        loop {
+            while self.step()? {}
+            if !self.handshake_seen && !self.session.is_handshaking() {
+                self.handshake_seen = true;
+                on_handshake(&self.session.handshake_info())?;
+                continue;
+            }
+            if self.up == Flow::Done && self.down == Flow::Done {
+                return Ok(());
+            }
+            let want = self.interest();
+            if want == [false; 4] {
+                // Nothing can move and nothing can be waited for: only a
+                // backend breaking its contract gets here. Never spin.
+                return Err(Fatal::new(code::TLS_SETUP, "the TLS engine is stuck"));
+            }
+            let timeout = match deadline {
+                Some(d) if self.session.is_handshaking() => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(Fatal::new(code::TLS_RUN, "handshake timed out"));
+                    }
+                    Some(d - now)
+                }
+                _ => None,
+            };
+            let ready = match self.ports.poll(want, timeout) {
+                Ok(r) => r,
+                Err(e) if would_block(&e) => continue,
+                Err(e) => return Err(Fatal::sys("poll", e)),
+            };
+            for p in PORTS {
+                if ready[p as usize] {
+                    match p {
+                        Port::AppIn | Port::NetIn => self.readable[p as usize] = true,
+                        Port::AppOut | Port::NetOut => self.writable[p as usize] = true,
+                    }
+                }
+            }
+        }
+    }
+
+    /// What to ask poll for, from the TLS state and the buffers.
+    fn interest(&self) -> [bool; 4] {
+        let mut want = [false; 4];
+        want[Port::AppIn as usize] = self.up == Flow::Open
+            && self.app_in.is_empty()
+            && self.session.accepts_cleartext()
+            && !self.readable[Port::AppIn as usize];
+        want[Port::AppOut as usize] = self.down != Flow::Done && !self.app_out.is_empty();
+        want[Port::NetIn as usize] = self.down == Flow::Open
+            && !self.net_eof
+            && self.net_in.is_empty()
+            && self.session.wants_ciphertext()
+            && !self.readable[Port::NetIn as usize];
+        want[Port::NetOut as usize] = self.up != Flow::Done && !self.net_out.is_empty();
+        want
+    }
+
+    /// One pass of every move that needs no waiting; true if anything moved.
+    fn step(&mut self) -> Result<bool, Fatal> {
+        let mut moved = self.flush_to_app()?;
+        moved |= self.flush_to_net()?;
+        moved |= self.fill_from_app()?;
+        moved |= self.fill_from_net()?;
+        moved |= self.ends()?;
+        Ok(moved)
+    }
+
+    /// Decrypted data to the app.
+    fn flush_to_app(&mut self) -> Result<bool, Fatal> {
+        let mut moved = false;
+        while self.down != Flow::Done {
+            if self.app_out.is_empty() {
+                match self.session.take_cleartext(self.app_out.space()) {
+                    Ok(Cleartext::Data(n)) if n > 0 => {
+                        self.app_out.filled(n);
+                        moved = true;
+                    }
+                    Ok(Cleartext::Closed) if self.down == Flow::Open => {
+                        self.down = Flow::Draining;
+                        return Ok(true);
+                    }
+                    Ok(_) if self.down == Flow::Draining => {
+                        // Everything decrypted is out: the app sees EOF.
+                        self.down = Flow::Done;
+                        self.ports.close(Port::AppOut);
+                        self.ports.close(Port::NetIn);
+                        return Ok(true);
+                    }
+                    Ok(_) => return Ok(moved),
+                    Err(e) => return Err(tls_fatal(self.session.is_handshaking(), e)),
+                }
+            }
+            if !self.writable[Port::AppOut as usize] {
+                return Ok(moved);
+            }
+            match self.ports.write(Port::AppOut, self.app_out.bytes()) {
+                Ok(n) => {
+                    self.app_out.consume(n);
+                    moved = true;
+                }
+                Err(e) if would_block(&e) => {
+                    self.writable[Port::AppOut as usize] = false;
+                    return Ok(moved);
+                }
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    // The app will read no more: stop reading the network;
+                    // the other direction goes on until the app closes it.
+                    self.app_gone();
+                    return Ok(true);
+                }
+                Err(e) => return Err(Fatal::sys("write to the application", e)),
+            }
+        }
+        Ok(moved)
+    }
+
+    fn app_gone(&mut self) {
+        self.down = Flow::Done;
+        self.app_out = Pending::new(0);
+        self.ports.close(Port::AppOut);
+        self.ports.close(Port::NetIn);
+    }
+
+    /// Records to the network.
+    fn flush_to_net(&mut self) -> Result<bool, Fatal> {
+        let mut moved = false;
+        while self.up != Flow::Done {
+            if self.net_out.is_empty() {
+                if !self.session.has_ciphertext() {
+                    return Ok(moved);
+                }
+                let n = self.session.take_ciphertext(self.net_out.space());
+                if n == 0 {
+                    return Ok(moved);
+                }
+                self.net_out.filled(n);
+                moved = true;
+            }
+            if !self.writable[Port::NetOut as usize] {
+                return Ok(moved);
+            }
+            match self.ports.write(Port::NetOut, self.net_out.bytes()) {
+                Ok(n) => {
+                    self.net_out.consume(n);
+                    moved = true;
+                }
+                Err(e) if would_block(&e) => {
+                    self.writable[Port::NetOut as usize] = false;
+                    return Ok(moved);
+                }
+                Err(e) => return Err(Fatal::sys("write to the network", e)),
+            }
+        }
+        Ok(moved)
+    }
+
+    /// App data into the session.
+    fn fill_from_app(&mut self) -> Result<bool, Fatal> {
+        let mut moved = false;
+        while self.up == Flow::Open && self.session.accepts_cleartext() {
+            if self.app_in.is_empty() {
+                if !self.readable[Port::AppIn as usize] {
+                    return Ok(moved);
+                }
+                match self.ports.read(Port::AppIn, self.app_in.space()) {
+                    Ok(0) => {
+                        self.readable[Port::AppIn as usize] = false;
+                        self.up = Flow::Draining;
+                        self.ports.close(Port::AppIn);
+                        return Ok(true);
+                    }
+                    Ok(n) => {
+                        self.app_in.filled(n);
+                        moved = true;
+                    }
+                    Err(e) if would_block(&e) => {
+                        self.readable[Port::AppIn as usize] = false;
+                        return Ok(moved);
+                    }
+                    Err(e) => return Err(Fatal::sys("read from the application", e)),
+                }
+            }
+            let n = self
+                .session
+                .put_cleartext(self.app_in.bytes())
+                .map_err(|e| tls_fatal(false, e))?;
+            if n == 0 {
+                return Ok(moved);
+            }
+            self.app_in.consume(n);
+            moved = true;
+        }
+        Ok(moved)
+    }
+
+    /// Network data into the session.
+    fn fill_from_net(&mut self) -> Result<bool, Fatal> {
+        let mut moved = false;
+        while self.down == Flow::Open && self.session.wants_ciphertext() {
+            if self.net_in.is_empty() {
+                if self.net_eof || !self.readable[Port::NetIn as usize] {
+                    return Ok(moved);
+                }
+                match self.ports.read(Port::NetIn, self.net_in.space()) {
+                    Ok(0) => {
+                        self.readable[Port::NetIn as usize] = false;
+                        self.net_eof = true;
+                        return Ok(true);
+                    }
+                    Ok(n) => {
+                        self.net_in.filled(n);
+                        self.records.advance(self.net_in.bytes());
+                        moved = true;
+                    }
+                    Err(e) if would_block(&e) => {
+                        self.readable[Port::NetIn as usize] = false;
+                        return Ok(moved);
+                    }
+                    Err(e) => return Err(Fatal::sys("read from the network", e)),
+                }
+            }
+            let handshaking = self.session.is_handshaking();
+            let n = self
+                .session
+                .feed_ciphertext(self.net_in.bytes())
+                .map_err(|e| tls_fatal(handshaking, e))?;
+            if n == 0 {
+                return Ok(moved);
+            }
+            self.net_in.consume(n);
+            moved = true;
+        }
+        Ok(moved)
+    }
+
+    /// End-of-stream transitions, once everything before them has moved.
+    fn ends(&mut self) -> Result<bool, Fatal> {
+        let mut moved = false;
+        // Network EOF, all of it processed: judge how the peer ended.
+        if self.down == Flow::Open && self.net_eof && self.net_in.is_empty() {
+            if self.session.is_handshaking() {
+                return Err(tls_fatal(true, "the peer closed the connection"));
+            }
+            if self.records.mid_record() {
+                return Err(Fatal::new(
+                    code::TLS_RUN,
+                    "remote closed connection in the middle of a record",
+                ));
+            }
+            if self.settings.enforce_close_notify {
+                return Err(Fatal::new(
+                    code::TLS_RUN,
+                    "remote closed connection without a close_notify",
+                ));
+            }
+            self.down = Flow::Draining;
+            moved = true;
+        }
+        if self.up == Flow::Draining && self.app_in.is_empty() {
+            if self.settings.send_close_notify && !self.close_notify_queued {
+                self.session.send_close_notify();
+                self.close_notify_queued = true;
+                moved = true;
+            }
+            if self.net_out.is_empty() && !self.session.has_ciphertext() {
+                self.up = Flow::Done;
+                self.ports.close(Port::NetOut);
+                moved = true;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// After a fatal error, one try at sending what the session queued
+    /// (its alert), without waiting.
+    fn last_gasp(&mut self) {
+        if self.up == Flow::Done {
+            return;
+        }
+        if !self.net_out.is_empty() {
+            let _ = self.ports.write(Port::NetOut, self.net_out.bytes());
+        }
+        let mut buf = [0u8; 512];
+        let n = self.session.take_ciphertext(&mut buf);
+        if n > 0 {
+            let _ = self.ports.write(Port::NetOut, &buf[..n]);
+        }
+    }
+}
+
+/// The real fds. `NetIn`/`NetOut` may be two fds for one socket.
+pub struct FdPorts {
+    fds: [RawFd; 4],
+    open: [bool; 4],
+}
+
+impl FdPorts {
+    /// Takes the four fds (`app_in, app_out, net_in, net_out`) and makes
+    /// them non-blocking.
+    pub fn new(app_in: RawFd, app_out: RawFd, net_in: RawFd, net_out: RawFd) -> io::Result<Self> {
+        let fds = [app_in, app_out, net_in, net_out];
+        for fd in fds {
+            crate::sys::set_nonblocking(fd)?;
+        }
+        Ok(FdPorts {
+            fds,
+            open: [true; 4],
+        })
+    }
+}
+
+impl Ports for FdPorts {
+    fn read(&mut self, port: Port, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(rustix::io::read(
+            crate::sys::fd(self.fds[port as usize]),
+            buf,
+        )?)
+    }
+
+    fn write(&mut self, port: Port, buf: &[u8]) -> io::Result<usize> {
+        Ok(rustix::io::write(
+            crate::sys::fd(self.fds[port as usize]),
+            buf,
+        )?)
+    }
+
+    fn close(&mut self, port: Port) {
+        let i = port as usize;
+        if !self.open[i] {
+            return;
+        }
+        self.open[i] = false;
+        let fd = self.fds[i];
+        if port == Port::NetOut {
+            // On a pipe this fails with ENOTSOCK and closing is enough.
+            let _ = rustix::net::shutdown(crate::sys::fd(fd), rustix::net::Shutdown::Write);
+        }
+        // The network in and out fds may be the same number; only the last
+        // of the two to end closes it.
+        let twin = match port {
+            Port::NetIn => Some(Port::NetOut),
+            Port::NetOut => Some(Port::NetIn),
+            _ => None,
+        };
+        if let Some(t) = twin
+            && self.fds[t as usize] == fd
+            && self.open[t as usize]
+        {
+            return;
+        }
+        crate::sys::close(fd);
+    }
+
+    fn poll(&mut self, want: [bool; 4], timeout: Option<Duration>) -> io::Result<[bool; 4]> {
+        let mut set = [libc::pollfd {
+            fd: -1,
+            events: 0,
+            revents: 0,
+        }; 4];
+        for p in PORTS {
+            let i = p as usize;
+            if want[i] && self.open[i] {
+                set[i].fd = self.fds[i];
+                set[i].events = match p {
+                    Port::AppIn | Port::NetIn => libc::POLLIN,
+                    Port::AppOut | Port::NetOut => libc::POLLOUT,
+                };
+            }
+        }
+        let ms = match timeout {
+            // Round up, so that a deadline is never polled for 0 ms too early.
+            Some(t) => t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32,
+            None => -1,
+        };
+        // SAFETY: `set` is a live array of 4 pollfd and we pass its length;
+        // entries with fd -1 are ignored by the kernel.
+        let r = unsafe { libc::poll(set.as_mut_ptr(), set.len() as libc::nfds_t, ms) };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(std::array::from_fn(|i| {
+            set[i].fd >= 0 && set[i].revents != 0
+        }))
+    }
+}

@@ -1,0 +1,24 @@
+//! s6-tls: skarnet's s6-networking TLS suite, in Rust.
+//!
+//! Every program is a small chain-loader living in [`programs`]; the
+//! plumbing they share lives once here: the option grammar
+//! ([`options`]), messages and exit codes ([`fatal`]), spawning and
+//! exec'ing ([`spawn`]), the syscall edge ([`sys`]). Only the engines
+//! ([`engine`], [`io_loop`]) touch cryptography, through the
+//! [`backend::TlsSession`] trait.
+
+pub mod backend;
+pub mod cert_subject;
+pub mod cipher_names;
+pub mod creds;
+pub mod engine;
+pub mod fatal;
+pub mod io_loop;
+pub mod notify_block;
+pub mod options;
+pub mod programs;
+pub mod sni;
+pub mod spawn;
+pub mod sys;
+pub mod tls_options;
+pub mod tls_wrapper;

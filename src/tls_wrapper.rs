@@ -1,0 +1,123 @@
+//! What `s6-tlsc` and `s6-tlsd` do: interpose an engine between prog and
+//! the network, wait for the handshake, and exec prog with the handshake's
+//! variables in its environment.
+
+use crate::fatal::{Fatal, Result, code};
+use crate::notify_block::{self, BlockError};
+use crate::spawn::{self, EnvEdits};
+use crate::sys;
+use crate::tls_options::{Side, TlsOptions};
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::process::Stdio;
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Fatal::sys("create a pipe", e))
+}
+
+/// Spawns the engine for `side` over the network fds `net` (read, write),
+/// moves the app's ends of the pipes onto the fds prog expects (`app`:
+/// read, write), reads the notification block and execs `prog`.
+pub fn interpose_engine(
+    side: Side,
+    o: &TlsOptions,
+    keep_tls_env: bool,
+    net: [RawFd; 2],
+    app: [RawFd; 2],
+    prog: &[OsString],
+) -> Result<i32> {
+    if !sys::is_open(net[0]) || !sys::is_open(net[1]) {
+        return Err(Fatal::sys("check network fds", "Bad file descriptor"));
+    }
+    // Cleartext from prog to the engine, and from the engine to prog.
+    let (to_engine_r, to_engine_w) = pipe()?;
+    let (to_app_r, to_app_w) = pipe()?;
+    let (notif_r, notif_w) = pipe()?;
+
+    let (name, stdin, stdout, passed): (&str, Stdio, Stdio, Vec<OwnedFd>) = match side {
+        // The client engine: cleartext on its stdin/stdout, the network
+        // fds inherited at their numbers.
+        Side::Client => (
+            "s6-tlsc-io",
+            Stdio::from(to_engine_r),
+            Stdio::from(to_app_w),
+            vec![notif_w],
+        ),
+        // The server engine: the network on its stdin/stdout (inherited),
+        // the cleartext pipes passed by number.
+        Side::Server => (
+            "s6-tlsd-io",
+            Stdio::inherit(),
+            Stdio::inherit(),
+            vec![notif_w, to_engine_r, to_app_w],
+        ),
+    };
+    let mut argv: Vec<OsString> = vec![
+        spawn::sibling(name),
+        "-d".into(),
+        passed[0].as_raw_fd().to_string().into(),
+    ];
+    argv.extend(o.engine_args());
+    argv.push("--".into());
+    let engine_fds = match side {
+        Side::Client => net,
+        Side::Server => [passed[1].as_raw_fd(), passed[2].as_raw_fd()],
+    };
+    argv.push(engine_fds[0].to_string().into());
+    argv.push(engine_fds[1].to_string().into());
+    for fd in &passed {
+        sys::set_cloexec(fd.as_raw_fd(), false)
+            .map_err(|e| Fatal::sys("pass fds to the engine", e))?;
+    }
+    let mut child = spawn::spawn(&argv, stdin, stdout)?;
+    drop(passed);
+
+    // prog reads what the engine decrypted and writes what it encrypts.
+    sys::dup_to(to_app_r.as_raw_fd(), app[0])
+        .map_err(|e| Fatal::sys("move file descriptors", e))?;
+    sys::dup_to(to_engine_w.as_raw_fd(), app[1])
+        .map_err(|e| Fatal::sys("move file descriptors", e))?;
+    drop(to_app_r);
+    drop(to_engine_w);
+
+    let mut block = Vec::new();
+    std::fs::File::from(notif_r)
+        .read_to_end(&mut block)
+        .map_err(|e| Fatal::sys("read from handshake notification pipe", e))?;
+    let vars = match notify_block::decode(&block) {
+        Ok(v) => v,
+        Err(BlockError::Empty) => {
+            // The handshake failed: the engine said why; pass its code on.
+            let status = child
+                .wait()
+                .map_err(|e| Fatal::sys("wait for the engine", e))?;
+            return Ok(spawn::exit_code(status));
+        }
+        Err(BlockError::Malformed) => {
+            return Err(Fatal::new(
+                code::TLS_SETUP,
+                "invalid handshake notification block",
+            ));
+        }
+    };
+    let mut env = EnvEdits::default();
+    for k in notify_block::VARIABLES {
+        if !vars.iter().any(|(name, v)| name == k && v.is_some()) {
+            env.unset(k);
+        }
+    }
+    for (k, v) in vars {
+        match v {
+            Some(v) => env.set(k, v),
+            None => env.unset(k),
+        }
+    }
+    if !keep_tls_env {
+        for k in spawn::tls_variables() {
+            env.unset(k);
+        }
+    }
+    Err(spawn::exec(prog, &env))
+}
