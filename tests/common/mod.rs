@@ -1,0 +1,357 @@
+//! What every end-to-end test needs: the built binaries, a fresh PKI in a
+//! temporary directory, loopback sockets handed to processes as fds, and
+//! processes that are killed and reaped whatever happens to the test.
+#![allow(dead_code)]
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, date_time_ymd,
+};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A program built by this package (cargo builds them for integration tests).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join(name);
+    assert!(p.exists(), "{} is not built", p.display());
+    p
+}
+
+/// The directory holding the built programs, to put first on PATH.
+pub fn bin_dir() -> PathBuf {
+    bin("s6-tlsc").parent().unwrap().to_path_buf()
+}
+
+/// A certificate and its key, written as PEM and DER files.
+pub struct CertFiles {
+    pub cert_pem: PathBuf,
+    pub cert_der: PathBuf,
+    pub key_pem: PathBuf,
+    pub key_der: PathBuf,
+    pub der: Vec<u8>,
+}
+
+/// A throwaway PKI: a CA and certificates it signed, plus a few bad ones.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    /// The CA certificate (PEM), for CAFILE.
+    pub ca_file: PathBuf,
+    /// A directory holding the CA certificate, for CADIR.
+    pub ca_dir: PathBuf,
+    /// localhost, 127.0.0.1 and ::1.
+    pub server: CertFiles,
+    /// `*.example.test`.
+    pub wildcard: CertFiles,
+    /// `other.test` only.
+    pub other: CertFiles,
+    /// A client certificate (CN=client.test).
+    pub client: CertFiles,
+    /// localhost, but expired in 2001.
+    pub expired: CertFiles,
+    /// localhost, self-signed: trusted by nobody.
+    pub untrusted: CertFiles,
+    /// A CA nobody trusts and a client certificate it signed.
+    pub rogue_client: CertFiles,
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+fn params(names: &[&str], cn: &str) -> CertificateParams {
+    let mut p =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "FR");
+    dn.push(DnType::OrganizationName, "s6-tls test");
+    dn.push(DnType::CommonName, cn);
+    p.distinguished_name = dn;
+    p
+}
+
+fn save(dir: &Path, name: &str, cert: &rcgen::Certificate, key: &KeyPair) -> CertFiles {
+    let f = CertFiles {
+        cert_pem: dir.join(format!("{name}.crt.pem")),
+        cert_der: dir.join(format!("{name}.crt.der")),
+        key_pem: dir.join(format!("{name}.key.pem")),
+        key_der: dir.join(format!("{name}.key.der")),
+        der: cert.der().to_vec(),
+    };
+    write(&f.cert_pem, cert.pem().as_bytes());
+    write(&f.cert_der, cert.der());
+    write(&f.key_pem, key.serialize_pem().as_bytes());
+    write(&f.key_der, &key.serialize_der());
+    f
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = params(&[], "s6-tls test CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let ca = Issuer::new(ca_params, &ca_key);
+        let ca_file = d.join("ca.pem");
+        write(&ca_file, ca_cert.pem().as_bytes());
+        let ca_dir = d.join("cadir");
+        std::fs::create_dir(&ca_dir).unwrap();
+        write(&ca_dir.join("ca.der"), ca_cert.der());
+        write(&ca_dir.join("README"), b"not a certificate\n");
+
+        let signed = |name: &str, names: &[&str], cn: &str| {
+            let key = KeyPair::generate().unwrap();
+            let cert = params(names, cn).signed_by(&key, &ca).unwrap();
+            save(d, name, &cert, &key)
+        };
+        let server = signed("server", &["localhost", "127.0.0.1", "::1"], "localhost");
+        let wildcard = signed("wildcard", &["*.example.test"], "*.example.test");
+        let other = signed("other", &["other.test"], "other.test");
+        let client = signed("client", &["client.test"], "client.test");
+
+        let key = KeyPair::generate().unwrap();
+        let mut p = params(&["localhost", "127.0.0.1"], "localhost");
+        p.not_before = date_time_ymd(2000, 1, 1);
+        p.not_after = date_time_ymd(2001, 1, 1);
+        let expired = save(d, "expired", &p.signed_by(&key, &ca).unwrap(), &key);
+
+        let key = KeyPair::generate().unwrap();
+        let untrusted = save(
+            d,
+            "untrusted",
+            &params(&["localhost", "127.0.0.1"], "localhost")
+                .self_signed(&key)
+                .unwrap(),
+            &key,
+        );
+
+        let rogue_key = KeyPair::generate().unwrap();
+        let mut rogue_params = params(&[], "rogue CA");
+        rogue_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let rogue = Issuer::new(rogue_params, &rogue_key);
+        let key = KeyPair::generate().unwrap();
+        let rogue_client = save(
+            d,
+            "rogue-client",
+            &params(&["client.test"], "rogue")
+                .signed_by(&key, &rogue)
+                .unwrap(),
+            &key,
+        );
+
+        Pki {
+            dir,
+            ca_file,
+            ca_dir,
+            server,
+            wildcard,
+            other,
+            client,
+            expired,
+            untrusted,
+            rogue_client,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// A child process that is killed and reaped when dropped.
+pub struct Proc {
+    pub child: Option<Child>,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(cmd: &mut Command) -> Proc {
+        let name = format!("{:?}", cmd.get_program());
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        Proc {
+            child: Some(child),
+            name,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Waits at most `limit`; panics (after killing it) if it is still running.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        self.try_wait(limit)
+            .unwrap_or_else(|| panic!("{} still running after {limit:?}", self.name))
+    }
+
+    pub fn try_wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut().unwrap();
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits, then returns the exit code and everything on stderr (which
+    /// must have been piped).
+    pub fn finish(&mut self, limit: Duration) -> (i32, String) {
+        let mut err = String::new();
+        let stderr = self.child.as_mut().unwrap().stderr.take();
+        let reader = stderr.map(|mut s| {
+            std::thread::spawn(move || {
+                let mut v = String::new();
+                let _ = s.read_to_string(&mut v);
+                v
+            })
+        });
+        let st = self.wait(limit);
+        if let Some(r) = reader {
+            err = r.join().unwrap();
+        }
+        (code_of(st), err)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn code_of(st: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+}
+
+/// A connected pair of TCP sockets on 127.0.0.1.
+pub fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
+
+/// Makes `cmd` start with `fds[i].0` duplicated onto fd number `fds[i].1`.
+/// The sources must stay open until the command is spawned.
+pub fn with_fds(cmd: &mut Command, fds: &[(RawFd, RawFd)]) {
+    let fds = fds.to_vec();
+    // SAFETY: between fork and exec we call only dup2 and fcntl, which are
+    // async-signal-safe, and touch no memory but this closure's own Vec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Move the sources out of the way first, so that mapping onto a
+            // number that is itself a source does not clobber it.
+            let mut tmp = Vec::with_capacity(fds.len());
+            for &(from, _) in &fds {
+                let t = libc::fcntl(from, libc::F_DUPFD_CLOEXEC, 100);
+                if t < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                tmp.push(t);
+            }
+            for (i, &(_, to)) in fds.iter().enumerate() {
+                if libc::dup2(tmp[i], to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Deterministic test data: `n` bytes from `seed`.
+pub fn data(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut v = Vec::with_capacity(n);
+    while v.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(n);
+    v
+}
+
+/// Asserts two byte strings are equal without printing megabytes.
+pub fn assert_same(got: &[u8], want: &[u8], what: &str) {
+    if got != want {
+        let at = got
+            .iter()
+            .zip(want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        panic!(
+            "{what}: got {} bytes, want {}; first difference at {at}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// Writes `bytes` to a new file in `dir` and returns its path.
+pub fn file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    write(&p, bytes);
+    p
+}
+
+/// A `Command` for a built program with a clean, predictable environment:
+/// the TLS variables removed and the built programs first on PATH.
+pub fn cmd(name: &str) -> Command {
+    let mut c = Command::new(bin(name));
+    for (k, _) in std::env::vars_os() {
+        let s = k.to_string_lossy();
+        if s.starts_with("KEYFILE")
+            || s.starts_with("CERTFILE")
+            || s.starts_with("SSL_")
+            || ["CADIR", "CAFILE", "TLS_UID", "TLS_GID"].contains(&s.as_ref())
+        {
+            c.env_remove(&k);
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![bin_dir()];
+    paths.extend(std::env::split_paths(&path));
+    c.env("PATH", std::env::join_paths(paths).unwrap());
+    c
+}
+
+/// Keeps an fd open in this process while a child uses its copy.
+pub fn raw(s: &impl AsRawFd) -> RawFd {
+    s.as_raw_fd()
+}
+
+pub fn owned(s: impl Into<OwnedFd>) -> OwnedFd {
+    s.into()
+}
+
+/// Writes all of `data` then half-closes; used from a thread.
+pub fn send_all_then_shutdown(mut s: TcpStream, data: Vec<u8>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        s.write_all(&data).unwrap();
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    })
+}
+
+pub fn piped_stderr(c: &mut Command) -> &mut Command {
+    c.stderr(Stdio::piped())
+}
