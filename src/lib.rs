@@ -20,5 +20,6 @@ pub mod programs;
 pub mod sni;
 pub mod spawn;
 pub mod sys;
+pub mod testing;
 pub mod tls_options;
 pub mod tls_wrapper;
