@@ -65,15 +65,19 @@ pub fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, Fatal> {
     Ok(chain)
 }
 
-/// A private key (KEYFILE): PKCS#8, PKCS#1 or SEC1, PEM or DER.
-pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Fatal> {
-    let bytes = read(path, "private key file")?;
-    let key = if is_pem(&bytes) {
-        PrivateKeyDer::from_pem_slice(&bytes).ok()
+/// The private key in `bytes`: PKCS#8, PKCS#1 or SEC1, PEM or DER.
+pub fn parse_key(bytes: &[u8]) -> Option<PrivateKeyDer<'static>> {
+    if is_pem(bytes) {
+        PrivateKeyDer::from_pem_slice(bytes).ok()
     } else {
         PrivateKeyDer::try_from(bytes.to_vec()).ok()
-    };
-    key.ok_or_else(|| {
+    }
+}
+
+/// A private key (KEYFILE).
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Fatal> {
+    let bytes = read(path, "private key file")?;
+    parse_key(&bytes).ok_or_else(|| {
         Fatal::new(
             code::TLS_CONFIG,
             format!("no private key found in {}", path.display()),
