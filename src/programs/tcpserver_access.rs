@@ -1,0 +1,521 @@
+//! s6-tcpserver-access: TCP access control between s6-tcpserverd and prog.
+//!
+//! Reads the client's address from `${PROTO}REMOTEIP` (and friends, as
+//! s6-tcpserverd sets them), writes the banner, checks the rules (IP
+//! prefixes, then reverse DNS names), sets `${PROTO}REMOTEHOST`,
+//! `${PROTO}LOCALHOST` and `${PROTO}REMOTEINFO`, applies the rule's
+//! environment, and execs prog, or the rule's `exec`.
+
+use crate::accessrules::{self, EnvEdit, Rule, Rules, canonical, fmt_ip6};
+use crate::fatal::{self, Fatal, Result, code};
+use crate::options::{self, Opt};
+use crate::resolve;
+use crate::spawn::{self, EnvEdits};
+use crate::sys;
+use std::ffi::{OsStr, OsString};
+use std::net::IpAddr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "s6-tcpserver-access [ -v verbosity ] [ -W | -w ] [ -D | -d ] [ -H ] [ -h ] [ -R | -r ] [ -P | -p ] [ -l localname ] [ -B banner ] [ -t timeout ] [ -i rulesdir | -x rulesfile ] prog...";
+
+/// Upstream writes the banner through a 512-byte buffer and refuses more.
+const MAX_BANNER: usize = 512;
+
+const TABLE: &[Opt] = &[
+    Opt::value("v verbosity"),
+    Opt::flag("W no-strict-resolution"),
+    Opt::flag("w strict-resolution"),
+    Opt::flag("D no-nagle"),
+    Opt::flag("d nagle"),
+    Opt::flag("H no-dns"),
+    Opt::flag("dns"),
+    Opt::flag("h hosts"),
+    Opt::flag("no-hosts"),
+    Opt::flag("R no-ident"),
+    Opt::flag("r ident"),
+    Opt::flag("P no-paranoid"),
+    Opt::flag("p paranoid"),
+    Opt::value("l local-name"),
+    Opt::value("B banner"),
+    Opt::value("t timeout"),
+    Opt::value("i rules-directory"),
+    Opt::value("x rules-file"),
+];
+
+enum Source {
+    None,
+    Dir(PathBuf),
+    Cdb(PathBuf),
+}
+
+struct Config {
+    verbosity: u32,
+    fatal: bool,
+    nodelay: bool,
+    dns: bool,
+    ident: bool,
+    paranoid: bool,
+    localname: Option<OsString>,
+    banner: Vec<u8>,
+    timeout_ms: u64,
+    rules: Source,
+}
+
+fn parse(args: &[OsString]) -> Result<(Config, Vec<OsString>)> {
+    let parsed = options::parse(args, TABLE, USAGE)?;
+    let mut c = Config {
+        verbosity: 1,
+        fatal: true,
+        nodelay: false,
+        dns: true,
+        ident: false,
+        paranoid: false,
+        localname: None,
+        banner: Vec::new(),
+        timeout_ms: 0,
+        rules: Source::None,
+    };
+    for f in &parsed.found {
+        let value = || f.value.clone().unwrap_or_default();
+        match f.key {
+            "v" => c.verbosity = f.number(USAGE)?,
+            "W" => c.fatal = false,
+            "w" => c.fatal = true,
+            "D" => c.nodelay = true,
+            "d" => c.nodelay = false,
+            "H" => c.dns = false,
+            "dns" => c.dns = true,
+            "R" => c.ident = false,
+            "r" => c.ident = true,
+            "P" => c.paranoid = false,
+            "p" => c.paranoid = true,
+            "l" => c.localname = Some(value()),
+            "B" => {
+                // Upstream queues every -B in its output buffer.
+                c.banner.extend_from_slice(value().as_bytes());
+                if c.banner.len() > MAX_BANNER {
+                    return Err(Fatal::new(code::USAGE, "banner too long"));
+                }
+            }
+            "t" => c.timeout_ms = f.number(USAGE)?,
+            "i" => c.rules = Source::Dir(PathBuf::from(value())),
+            "x" => c.rules = Source::Cdb(PathBuf::from(value())),
+            // -h / --no-hosts: the system resolver reads /etc/hosts as
+            // nsswitch.conf says, whatever we ask.
+            _ => {}
+        }
+    }
+    match parsed.rest.first() {
+        Some(p) if !p.is_empty() => Ok((c, parsed.rest)),
+        _ => Err(Fatal::usage(USAGE)),
+    }
+}
+
+/// The connection, as s6-tcpserverd describes it in the environment.
+struct Conn {
+    proto: String,
+    remote: IpAddr,
+    local: IpAddr,
+}
+
+fn getenv(name: &str) -> Result<String> {
+    let v =
+        std::env::var_os(name).ok_or_else(|| Fatal::new(code::USAGE, format!("{name} not set")))?;
+    v.into_string()
+        .map_err(|_| Fatal::new(code::USAGE, format!("invalid {name}")))
+}
+
+fn env_ip(name: &str) -> Result<IpAddr> {
+    let v = getenv(name)?;
+    v.parse::<IpAddr>()
+        .map(canonical)
+        .map_err(|_| Fatal::new(code::USAGE, format!("invalid {name}: {v}")))
+}
+
+fn env_port(name: &str) -> Result<u16> {
+    let v = getenv(name)?;
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Fatal::new(code::USAGE, format!("invalid {name}: {v}")));
+    }
+    v.parse::<u16>()
+        .map_err(|_| Fatal::new(code::USAGE, format!("invalid {name}: {v}")))
+}
+
+fn read_conn() -> Result<Conn> {
+    let proto = getenv("PROTO")?;
+    let remote = env_ip(&format!("{proto}REMOTEIP"))?;
+    env_port(&format!("{proto}REMOTEPORT"))?;
+    let local = env_ip(&format!("{proto}LOCALIP"))?;
+    env_port(&format!("{proto}LOCALPORT"))?;
+    Ok(Conn {
+        proto,
+        remote,
+        local,
+    })
+}
+
+pub fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => fmt_ip6(&v6),
+    }
+}
+
+fn timed_out(what: &str) -> Fatal {
+    Fatal::new(code::TIMEOUT, format!("timed out {what}"))
+}
+
+/// Writes the banner on fd 1 (the client) before anything else.
+fn write_banner(banner: &[u8], deadline: Option<Instant>) -> Result<()> {
+    if banner.is_empty() {
+        return Ok(());
+    }
+    let fd = sys::fd(1);
+    let flags = rustix::fs::fcntl_getfl(fd).map_err(|e| Fatal::sys("write banner", e))?;
+    rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)
+        .map_err(|e| Fatal::sys("write banner", e))?;
+    let result = write_all_by(fd, banner, deadline);
+    let _ = rustix::fs::fcntl_setfl(fd, flags);
+    result
+}
+
+fn write_all_by(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut buf: &[u8],
+    deadline: Option<Instant>,
+) -> Result<()> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    while !buf.is_empty() {
+        match rustix::io::write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => {
+                let timeout = match deadline {
+                    None => None,
+                    Some(d) => {
+                        let left = d.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Err(timed_out("writing banner"));
+                        }
+                        Some(rustix::event::Timespec {
+                            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+                            tv_nsec: left.subsec_nanos().into(),
+                        })
+                    }
+                };
+                let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+                match poll(&mut fds, timeout.as_ref()) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(Fatal::sys("write banner", e)),
+                }
+            }
+            Err(e) => return Err(Fatal::sys("write banner", e)),
+        }
+    }
+    Ok(())
+}
+
+enum Verdict {
+    Allow(accessrules::Allow),
+    Deny,
+    NotFound,
+}
+
+fn check(
+    rules: &Option<(Rules, String, &'static str)>,
+    keys: &[String],
+    against: &str,
+) -> Result<Verdict> {
+    let Some((rules, shown, kind)) = rules else {
+        return Ok(Verdict::Allow(Default::default()));
+    };
+    match rules.first(keys) {
+        Ok(Some((_, Rule::Allow(a)))) => Ok(Verdict::Allow(a)),
+        Ok(Some((_, Rule::Deny))) => Ok(Verdict::Deny),
+        Ok(None) => Ok(Verdict::NotFound),
+        Err(e) => Err(Fatal::new(
+            code::SYS,
+            format!("unable to check {kind} ruleset for {against} in {shown}: {e}"),
+        )),
+    }
+}
+
+/// The environment changes, in order; later ones win.
+struct Modifs(Vec<EnvEdit>);
+
+impl Modifs {
+    fn set(&mut self, name: &str, value: Option<&[u8]>) {
+        self.0.push(EnvEdit {
+            name: name.as_bytes().to_vec(),
+            value: value.map(<[u8]>::to_vec),
+        });
+    }
+}
+
+fn to_env_edits(edits: &[EnvEdit]) -> EnvEdits {
+    let mut last: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+    for e in edits {
+        last.retain(|(n, _)| *n != e.name);
+        last.push((e.name.clone(), e.value.clone()));
+    }
+    let mut out = EnvEdits::default();
+    for (n, v) in last {
+        let n = OsString::from_vec(n);
+        match v {
+            Some(v) => out.set(n, OsString::from_vec(v)),
+            None => out.unset(n),
+        }
+    }
+    out
+}
+
+/// The program an `exec` rule runs: execlineb -c, as upstream, when
+/// execlineb is on PATH; otherwise /bin/sh -c.
+fn exec_argv(script: &[u8]) -> Vec<OsString> {
+    let script = match script.iter().position(|&b| b == 0) {
+        Some(nul) => &script[..nul],
+        None => script,
+    };
+    let script = OsStr::from_bytes(script).to_os_string();
+    let on_path = std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(d.join("execlineb"))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    });
+    if on_path {
+        vec!["execlineb".into(), "-c".into(), script]
+    } else {
+        vec!["/bin/sh".into(), "-c".into(), script]
+    }
+}
+
+pub fn main() -> ! {
+    fatal::run_main("s6-tcpserver-access", || run(spawn::args()))
+}
+
+fn run(args: Vec<OsString>) -> Result<i32> {
+    let (cfg, prog) = parse(&args)?;
+    let conn = read_conn()?;
+    let deadline =
+        (cfg.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(cfg.timeout_ms));
+    let pid = std::process::id();
+    let ip = ip_text(conn.remote);
+    let deny = |why: &str| -> Result<i32> {
+        if cfg.verbosity >= 2 {
+            fatal::info(format!("deny pid {pid} ip {ip}: {why}"));
+        }
+        Ok(code::DENIED)
+    };
+
+    if cfg.nodelay {
+        if let Err(e) = rustix::net::sockopt::set_tcp_nodelay(sys::fd(1), true) {
+            if cfg.verbosity >= 1 {
+                fatal::warn(format!("unable to set TCP_NODELAY: {e}"));
+            }
+        }
+    }
+    write_banner(&cfg.banner, deadline)?;
+
+    let rules = match &cfg.rules {
+        Source::None => {
+            if cfg.verbosity >= 2 {
+                fatal::warn("invoked without a ruleset!");
+            }
+            None
+        }
+        Source::Dir(d) => Some((Rules::Dir(d.clone()), d.display().to_string(), "fs")),
+        Source::Cdb(p) => {
+            let r =
+                Rules::open_cdb(p).map_err(|e| Fatal::new(code::SYS, format!("unable to {e}")))?;
+            Some((r, p.display().to_string(), "cdb"))
+        }
+    };
+    let mut verdict = check(&rules, &accessrules::ip_keys(conn.remote), "IP")?;
+    match verdict {
+        Verdict::Deny => return deny("denied by rule"),
+        Verdict::NotFound if !cfg.dns => return deny("no matching rule"),
+        _ => {}
+    }
+
+    let p = &conn.proto;
+    let mut modifs = Modifs(Vec::new());
+    if ip != getenv(&format!("{p}REMOTEIP"))? {
+        modifs.set(&format!("{p}REMOTEIP"), Some(ip.as_bytes()));
+    }
+    if ip_text(conn.local) != getenv(&format!("{p}LOCALIP"))? {
+        modifs.set(&format!("{p}LOCALIP"), Some(ip_text(conn.local).as_bytes()));
+    }
+    if cfg.ident && cfg.verbosity >= 1 {
+        fatal::warn(format!(
+            "IDENT lookups (-r) are not supported: {p}REMOTEINFO is left unset"
+        ));
+    }
+    modifs.set(&format!("{p}REMOTEINFO"), None);
+
+    let localname = cfg.localname.as_ref().map(|n| n.as_bytes().to_vec());
+    if !cfg.dns {
+        modifs.set(&format!("{p}LOCALHOST"), localname.as_deref());
+        modifs.set(&format!("{p}REMOTEHOST"), None);
+    } else {
+        let fail = |what: String, e: std::io::Error| -> Result<()> {
+            if cfg.fatal {
+                Err(Fatal::new(code::SYS, format!("unable to {what}: {e}")))
+            } else {
+                if cfg.verbosity >= 2 {
+                    fatal::warn(format!("unable to {what}: {e}"));
+                }
+                Ok(())
+            }
+        };
+        let timeout = |what: String| -> Result<()> {
+            if cfg.fatal {
+                Err(timed_out(&what))
+            } else {
+                if cfg.verbosity >= 2 {
+                    fatal::warn(format!("timed out {what}"));
+                }
+                Ok(())
+            }
+        };
+        // Both lookups run at once, as upstream.
+        let mut ips = vec![conn.remote];
+        if localname.is_none() {
+            ips.push(conn.local);
+        }
+        let mut found = resolve::names_of(&ips, deadline).into_iter();
+        let remote_name = found.next().flatten();
+        match found.next() {
+            None => modifs.set(&format!("{p}LOCALHOST"), localname.as_deref()),
+            Some(None) => {
+                timeout(format!("looking up the name of {}", ip_text(conn.local)))?;
+                modifs.set(&format!("{p}LOCALHOST"), None);
+            }
+            Some(Some(Err(e))) => {
+                fail(format!("look up the name of {}", ip_text(conn.local)), e)?;
+                modifs.set(&format!("{p}LOCALHOST"), None);
+            }
+            Some(Some(Ok(name))) => {
+                modifs.set(&format!("{p}LOCALHOST"), name.as_deref().map(str::as_bytes))
+            }
+        }
+        let mut remote_name = match remote_name {
+            None => {
+                timeout(format!("looking up the name of {ip}"))?;
+                None
+            }
+            Some(Err(e)) => {
+                fail(format!("look up the name of {ip}"), e)?;
+                None
+            }
+            Some(Ok(name)) => name,
+        };
+        if cfg.paranoid {
+            if let Some(name) = remote_name.take() {
+                let n = name.clone();
+                match resolve::with_deadline(deadline, move || resolve::addresses_of(&n)) {
+                    None => timeout(format!("resolving {name}"))?,
+                    Some(Err(e)) => fail(format!("resolve {name}"), e)?,
+                    Some(Ok(addrs)) => {
+                        if addrs.into_iter().map(canonical).any(|a| a == conn.remote) {
+                            remote_name = Some(name);
+                        } else if cfg.verbosity >= 2 {
+                            fatal::warn(format!("{name} does not resolve to {ip}: ignoring it"));
+                        }
+                    }
+                }
+            }
+        }
+        modifs.set(
+            &format!("{p}REMOTEHOST"),
+            remote_name.as_deref().map(str::as_bytes),
+        );
+        if let (Some(name), Verdict::NotFound) = (&remote_name, &verdict) {
+            verdict = check(&rules, &accessrules::reversedns_keys(name), "reverse DNS")?;
+        }
+        match verdict {
+            Verdict::Deny => return deny("denied by rule"),
+            Verdict::NotFound => return deny("no matching rule"),
+            Verdict::Allow(_) => {}
+        }
+    }
+
+    let Verdict::Allow(allow) = verdict else {
+        return deny("no matching rule");
+    };
+    let mut edits = allow.env.clone();
+    edits.extend(modifs.0);
+    if cfg.verbosity >= 1 {
+        fatal::info(format!("allow pid {pid} ip {ip}"));
+    }
+    let argv = match &allow.exec {
+        Some(script) => exec_argv(script),
+        None => prog,
+    };
+    Err(spawn::exec(&argv, &to_env_edits(&edits)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn last_flag_wins_and_banners_queue() {
+        let (c, rest) = parse(&args(&[
+            "-Ww", "-HD", "-B", "ab", "-Bcd", "-t", "50", "prog", "-x",
+        ]))
+        .unwrap();
+        assert!(c.fatal && !c.dns && c.nodelay);
+        assert_eq!(c.banner, b"abcd");
+        assert_eq!(c.timeout_ms, 50);
+        assert_eq!(rest, args(&["prog", "-x"]));
+        let (c, _) = parse(&args(&["-i", "d", "-x", "f", "p"])).unwrap();
+        assert!(matches!(c.rules, Source::Cdb(_)));
+    }
+
+    #[test]
+    fn bad_command_lines() {
+        for bad in [
+            &[][..],
+            &["-i", "d"],
+            &["-Z", "p"],
+            &["-t", "x", "p"],
+            &["-v"],
+            &[""],
+        ] {
+            assert_eq!(
+                parse(&args(bad)).err().map(|e| e.code),
+                Some(100),
+                "{bad:?}"
+            );
+        }
+        let long = "x".repeat(513);
+        assert_eq!(
+            parse(&args(&["-B", &long, "p"])).err().map(|e| e.code),
+            Some(100)
+        );
+    }
+
+    #[test]
+    fn later_env_edits_win() {
+        let e = |n: &str, v: Option<&str>| EnvEdit {
+            name: n.into(),
+            value: v.map(|v| v.into()),
+        };
+        let out = to_env_edits(&[
+            e("A", Some("1")),
+            e("B", None),
+            e("A", None),
+            e("B", Some("2")),
+        ]);
+        assert_eq!(out.unset, vec![OsString::from("A")]);
+        assert_eq!(out.set, vec![(OsString::from("B"), OsString::from("2"))]);
+    }
+}
