@@ -30,10 +30,10 @@ fn run(args: Vec<OsString>) -> Result<i32> {
     }
     let mut w = cdb::Writer::new();
     for (key, rule) in &rules {
-        if let Rule::Allow(a) = rule {
-            if a.exec.as_ref().is_some_and(|x| x.len() == MAX_PART) {
-                fatal::warn(format!("possibly truncated file {key}/exec"));
-            }
+        if let Rule::Allow(a) = rule
+            && a.exec.as_ref().is_some_and(|x| x.len() == MAX_PART)
+        {
+            fatal::warn(format!("possibly truncated file {key}/exec"));
         }
         let data = accessrules::encode_rule(rule)
             .map_err(|e| Fatal::new(code::USAGE, format!("{}/{key}: {e}", dir.display())))?;

@@ -302,38 +302,23 @@ fn run(args: Vec<OsString>) -> Result<i32> {
     let conn = read_conn()?;
     let deadline =
         (cfg.timeout_ms > 0).then(|| Instant::now() + Duration::from_millis(cfg.timeout_ms));
-    let pid = std::process::id();
     let ip = ip_text(conn.remote);
     let deny = |why: &str| -> Result<i32> {
         if cfg.verbosity >= 2 {
-            fatal::info(format!("deny pid {pid} ip {ip}: {why}"));
+            fatal::info(format!("deny pid {} ip {ip}: {why}", std::process::id()));
         }
         Ok(code::DENIED)
     };
 
-    if cfg.nodelay {
-        if let Err(e) = rustix::net::sockopt::set_tcp_nodelay(sys::fd(1), true) {
-            if cfg.verbosity >= 1 {
-                fatal::warn(format!("unable to set TCP_NODELAY: {e}"));
-            }
-        }
+    if cfg.nodelay
+        && let Err(e) = rustix::net::sockopt::set_tcp_nodelay(sys::fd(1), true)
+        && cfg.verbosity >= 1
+    {
+        fatal::warn(format!("unable to set TCP_NODELAY: {e}"));
     }
     write_banner(&cfg.banner, deadline)?;
 
-    let rules = match &cfg.rules {
-        Source::None => {
-            if cfg.verbosity >= 2 {
-                fatal::warn("invoked without a ruleset!");
-            }
-            None
-        }
-        Source::Dir(d) => Some((Rules::Dir(d.clone()), d.display().to_string(), "fs")),
-        Source::Cdb(p) => {
-            let r =
-                Rules::open_cdb(p).map_err(|e| Fatal::new(code::SYS, format!("unable to {e}")))?;
-            Some((r, p.display().to_string(), "cdb"))
-        }
-    };
+    let rules = open_rules(&cfg)?;
     let mut verdict = check(&rules, &accessrules::ip_keys(conn.remote), "IP")?;
     match verdict {
         Verdict::Deny => return deny("denied by rule"),
@@ -343,11 +328,13 @@ fn run(args: Vec<OsString>) -> Result<i32> {
 
     let p = &conn.proto;
     let mut modifs = Modifs(Vec::new());
+    // Mapped addresses reach prog in their IPv4 form.
     if ip != getenv(&format!("{p}REMOTEIP"))? {
         modifs.set(&format!("{p}REMOTEIP"), Some(ip.as_bytes()));
     }
-    if ip_text(conn.local) != getenv(&format!("{p}LOCALIP"))? {
-        modifs.set(&format!("{p}LOCALIP"), Some(ip_text(conn.local).as_bytes()));
+    let local_ip = ip_text(conn.local);
+    if local_ip != getenv(&format!("{p}LOCALIP"))? {
+        modifs.set(&format!("{p}LOCALIP"), Some(local_ip.as_bytes()));
     }
     if cfg.ident && cfg.verbosity >= 1 {
         fatal::warn(format!(
@@ -356,106 +343,145 @@ fn run(args: Vec<OsString>) -> Result<i32> {
     }
     modifs.set(&format!("{p}REMOTEINFO"), None);
 
-    let localname = cfg.localname.as_ref().map(|n| n.as_bytes().to_vec());
-    if !cfg.dns {
-        modifs.set(&format!("{p}LOCALHOST"), localname.as_deref());
-        modifs.set(&format!("{p}REMOTEHOST"), None);
-    } else {
-        let fail = |what: String, e: std::io::Error| -> Result<()> {
-            if cfg.fatal {
-                Err(Fatal::new(code::SYS, format!("unable to {what}: {e}")))
-            } else {
-                if cfg.verbosity >= 2 {
-                    fatal::warn(format!("unable to {what}: {e}"));
-                }
-                Ok(())
-            }
-        };
-        let timeout = |what: String| -> Result<()> {
-            if cfg.fatal {
-                Err(timed_out(&what))
-            } else {
-                if cfg.verbosity >= 2 {
-                    fatal::warn(format!("timed out {what}"));
-                }
-                Ok(())
-            }
-        };
-        // Both lookups run at once, as upstream.
-        let mut ips = vec![conn.remote];
-        if localname.is_none() {
-            ips.push(conn.local);
-        }
-        let mut found = resolve::names_of(&ips, deadline).into_iter();
-        let remote_name = found.next().flatten();
-        match found.next() {
-            None => modifs.set(&format!("{p}LOCALHOST"), localname.as_deref()),
-            Some(None) => {
-                timeout(format!("looking up the name of {}", ip_text(conn.local)))?;
-                modifs.set(&format!("{p}LOCALHOST"), None);
-            }
-            Some(Some(Err(e))) => {
-                fail(format!("look up the name of {}", ip_text(conn.local)), e)?;
-                modifs.set(&format!("{p}LOCALHOST"), None);
-            }
-            Some(Some(Ok(name))) => {
-                modifs.set(&format!("{p}LOCALHOST"), name.as_deref().map(str::as_bytes))
-            }
-        }
-        let mut remote_name = match remote_name {
-            None => {
-                timeout(format!("looking up the name of {ip}"))?;
-                None
-            }
-            Some(Err(e)) => {
-                fail(format!("look up the name of {ip}"), e)?;
-                None
-            }
-            Some(Ok(name)) => name,
-        };
-        if cfg.paranoid {
-            if let Some(name) = remote_name.take() {
-                let n = name.clone();
-                match resolve::with_deadline(deadline, move || resolve::addresses_of(&n)) {
-                    None => timeout(format!("resolving {name}"))?,
-                    Some(Err(e)) => fail(format!("resolve {name}"), e)?,
-                    Some(Ok(addrs)) => {
-                        if addrs.into_iter().map(canonical).any(|a| a == conn.remote) {
-                            remote_name = Some(name);
-                        } else if cfg.verbosity >= 2 {
-                            fatal::warn(format!("{name} does not resolve to {ip}: ignoring it"));
-                        }
-                    }
-                }
-            }
-        }
-        modifs.set(
-            &format!("{p}REMOTEHOST"),
-            remote_name.as_deref().map(str::as_bytes),
-        );
-        if let (Some(name), Verdict::NotFound) = (&remote_name, &verdict) {
+    if cfg.dns {
+        let name = host_names(&cfg, &conn, deadline, &mut modifs)?;
+        if let (Some(name), Verdict::NotFound) = (&name, &verdict) {
             verdict = check(&rules, &accessrules::reversedns_keys(name), "reverse DNS")?;
         }
-        match verdict {
-            Verdict::Deny => return deny("denied by rule"),
-            Verdict::NotFound => return deny("no matching rule"),
-            Verdict::Allow(_) => {}
-        }
+    } else {
+        let localname = cfg.localname.as_ref().map(|n| n.as_bytes());
+        modifs.set(&format!("{p}LOCALHOST"), localname);
+        modifs.set(&format!("{p}REMOTEHOST"), None);
     }
-
-    let Verdict::Allow(allow) = verdict else {
-        return deny("no matching rule");
+    let allow = match verdict {
+        Verdict::Allow(a) => a,
+        Verdict::Deny => return deny("denied by rule"),
+        Verdict::NotFound => return deny("no matching rule"),
     };
-    let mut edits = allow.env.clone();
+
+    let mut edits = allow.env;
     edits.extend(modifs.0);
     if cfg.verbosity >= 1 {
-        fatal::info(format!("allow pid {pid} ip {ip}"));
+        fatal::info(format!("allow pid {} ip {ip}", std::process::id()));
     }
     let argv = match &allow.exec {
         Some(script) => exec_argv(script),
         None => prog,
     };
     Err(spawn::exec(&argv, &to_env_edits(&edits)))
+}
+
+/// The rules named by -i or -x, checked for being there.
+fn open_rules(cfg: &Config) -> Result<Option<(Rules, String, &'static str)>> {
+    match &cfg.rules {
+        Source::None => {
+            if cfg.verbosity >= 2 {
+                fatal::warn("invoked without a ruleset!");
+            }
+            Ok(None)
+        }
+        Source::Dir(d) => {
+            // Upstream would deny every client of a missing rules directory
+            // in silence; say why instead.
+            let shown = d.display().to_string();
+            match std::fs::metadata(d) {
+                Ok(m) if m.is_dir() => Ok(Some((Rules::Dir(d.clone()), shown, "fs"))),
+                Ok(_) => Err(Fatal::new(
+                    code::SYS,
+                    format!("unable to open rules directory {shown}: Not a directory"),
+                )),
+                Err(e) => Err(Fatal::sys(&format!("open rules directory {shown}"), e)),
+            }
+        }
+        Source::Cdb(f) => {
+            let r =
+                Rules::open_cdb(f).map_err(|e| Fatal::new(code::SYS, format!("unable to {e}")))?;
+            Ok(Some((r, f.display().to_string(), "cdb")))
+        }
+    }
+}
+
+/// Sets `${PROTO}LOCALHOST` and `${PROTO}REMOTEHOST` from the resolver
+/// (both looked up at once, as upstream) and returns the remote name.
+/// With -w (the default) a failed or timed-out lookup drops the client
+/// (111 / 99); with -W it only leaves the name unset.
+fn host_names(
+    cfg: &Config,
+    conn: &Conn,
+    deadline: Option<Instant>,
+    modifs: &mut Modifs,
+) -> Result<Option<String>> {
+    let fail = |what: String, e: std::io::Error| -> Result<()> {
+        if cfg.fatal {
+            return Err(Fatal::new(code::SYS, format!("unable to {what}: {e}")));
+        }
+        if cfg.verbosity >= 2 {
+            fatal::warn(format!("unable to {what}: {e}"));
+        }
+        Ok(())
+    };
+    let timeout = |what: String| -> Result<()> {
+        if cfg.fatal {
+            return Err(timed_out(&what));
+        }
+        if cfg.verbosity >= 2 {
+            fatal::warn(format!("timed out {what}"));
+        }
+        Ok(())
+    };
+    let p = &conn.proto;
+    let ip = ip_text(conn.remote);
+    let mut ips = vec![conn.remote];
+    if cfg.localname.is_none() {
+        ips.push(conn.local);
+    }
+    let mut found = resolve::names_of(&ips, deadline).into_iter();
+    let remote = found.next().flatten();
+    let local_name = match found.next() {
+        None => cfg.localname.as_ref().map(|n| n.as_bytes().to_vec()),
+        Some(None) => {
+            timeout(format!("looking up the name of {}", ip_text(conn.local)))?;
+            None
+        }
+        Some(Some(Err(e))) => {
+            fail(format!("look up the name of {}", ip_text(conn.local)), e)?;
+            None
+        }
+        Some(Some(Ok(name))) => name.map(String::into_bytes),
+    };
+    modifs.set(&format!("{p}LOCALHOST"), local_name.as_deref());
+    let mut name = match remote {
+        None => {
+            timeout(format!("looking up the name of {ip}"))?;
+            None
+        }
+        Some(Err(e)) => {
+            fail(format!("look up the name of {ip}"), e)?;
+            None
+        }
+        Some(Ok(name)) => name,
+    };
+    // -p: keep the name only if it resolves back to the client.
+    if cfg.paranoid
+        && let Some(n) = name.take()
+    {
+        let lookup = n.clone();
+        match resolve::with_deadline(deadline, move || resolve::addresses_of(&lookup)) {
+            None => timeout(format!("resolving {n}"))?,
+            Some(Err(e)) => fail(format!("resolve {n}"), e)?,
+            Some(Ok(addrs)) if addrs.iter().any(|&a| canonical(a) == conn.remote) => name = Some(n),
+            Some(Ok(_)) => {
+                if cfg.verbosity >= 2 {
+                    fatal::warn(format!("{n} does not resolve to {ip}: ignoring it"));
+                }
+            }
+        }
+    }
+    modifs.set(
+        &format!("{p}REMOTEHOST"),
+        name.as_deref().map(str::as_bytes),
+    );
+    Ok(name)
 }
 
 #[cfg(test)]
