@@ -484,7 +484,7 @@ pub fn write_rule_dir(dir: &Path, rule: Option<&Rule>) -> io::Result<()> {
             std::fs::write(dir.join("allow"), b"")?;
             if !a.env.is_empty() {
                 let envdir = dir.join("env");
-                std::fs::create_dir(&envdir)?;
+                std::fs::create_dir_all(&envdir)?;
                 for e in &a.env {
                     if e.name.is_empty() || e.name.contains(&b'/') || e.name[0] == b'.' {
                         return Err(io::Error::new(
@@ -601,6 +601,50 @@ mod tests {
         );
         assert_eq!(decode_rule(b"Dxyz").unwrap(), Some(Rule::Deny));
         assert_eq!(decode_rule(b"X").unwrap(), None);
+    }
+
+    #[test]
+    fn envdir_reads_like_skalibs() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        std::fs::write(d.join("A"), b"first \t\r\nsecond\n").unwrap();
+        std::fs::write(d.join("B"), b"").unwrap();
+        std::fs::write(d.join("C"), b"x\0y").unwrap();
+        std::fs::write(d.join(".hidden"), b"no").unwrap();
+        std::fs::write(d.join("D=E"), b"no").unwrap();
+        std::fs::write(d.join("L"), vec![b'l'; 5000]).unwrap();
+        let got = read_envdir(d).unwrap().unwrap();
+        let names: Vec<_> = got.iter().map(|e| e.name.clone()).collect();
+        assert_eq!(
+            names,
+            vec![b"A".to_vec(), b"B".to_vec(), b"C".to_vec(), b"L".to_vec()]
+        );
+        assert_eq!(got[0].value.as_deref(), Some(&b"first"[..]));
+        assert_eq!(got[1].value, None);
+        assert_eq!(got[2].value.as_deref(), Some(&b"x\ny"[..]));
+        assert_eq!(got[3].value.as_ref().map(Vec::len), Some(4095));
+        assert!(read_envdir(&d.join("missing")).unwrap().is_none());
+        assert!(
+            read_envdir(&d.join("A")).is_err(),
+            "a file is not an envdir"
+        );
+    }
+
+    #[test]
+    fn keys_that_would_escape_are_unsafe() {
+        for bad in [
+            &b""[..],
+            b"/etc",
+            b"../x",
+            b"ip4/..",
+            b"a//b",
+            b"./a",
+            b"a/",
+        ] {
+            assert!(!key_is_safe(bad), "{bad:?}");
+        }
+        assert!(key_is_safe(b"ip6/::1_128"));
+        assert!(key_is_safe(b"reversedns/@"));
     }
 
     #[test]

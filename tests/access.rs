@@ -803,3 +803,74 @@ fn broken_cdb_files_are_errors_111() {
     assert_fatal(&o, 111, "unable to mkdir");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
+
+// ---- interoperability with skarnet's own compilers (Debian's s6) ----
+
+const UPSTREAM_CDB_FROM_FS: &str = "/usr/bin/s6-accessrules-cdb-from-fs";
+const UPSTREAM_FS_FROM_CDB: &str = "/usr/bin/s6-accessrules-fs-from-cdb";
+
+/// The rules of a cdb, by key, each env sorted by name (upstream lists
+/// them in readdir order).
+fn sorted_records(path: &Path) -> Vec<(Vec<u8>, String)> {
+    use s6_tls::accessrules::{Rule, decode_rule};
+    let bytes = std::fs::read(path).unwrap();
+    let r = s6_tls::cdb::Reader::new(&bytes[..]).unwrap();
+    let mut v: Vec<_> = r
+        .records()
+        .unwrap()
+        .into_iter()
+        .map(|(k, d)| {
+            let mut rule = decode_rule(d).unwrap();
+            if let Some(Rule::Allow(a)) = &mut rule {
+                a.env.sort_by(|x, y| x.name.cmp(&y.name));
+            }
+            (k.to_vec(), format!("{rule:?}"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn rules_files_are_interchangeable_with_upstreams() {
+    if !Path::new(UPSTREAM_CDB_FROM_FS).exists() || !Path::new(UPSTREAM_FS_FROM_CDB).exists() {
+        eprintln!("skipped: skarnet's s6 (Debian package s6) is not installed");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("rules");
+    rules_tree(&dir);
+    // Canonical env files, so that a round trip gives them back as they are.
+    put(&dir, "ip4/127.0.0.1_32/env/FOO", b"bar\n");
+    put(&dir, "ip6/::1_128/env/SIX", b"yes\n");
+    put(&dir, "reversedns/example.com/allow", b"");
+    put(&dir, "reversedns/@/deny", b"");
+
+    // Upstream compiles, we read.
+    let theirs = t.path().join("theirs.cdb");
+    let o = run(Command::new(UPSTREAM_CDB_FROM_FS).arg(&theirs).arg(&dir));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let x = theirs.to_str().unwrap();
+    let o = show("127.0.0.1", &["-H", "-x", x]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.var("FOO"), Some("bar"));
+    assert_eq!(o.var("GONE"), None);
+    let o = show("::1", &["-H", "-x", x]);
+    assert_eq!(o.var("SIX"), Some("yes"));
+    assert_eq!(show("127.0.0.2", &["-H", "-x", x]).code, 1);
+    let o = show("10.2.3.4", &["-H", "-x", x]);
+    assert!(o.stdout.starts_with("exec ran"), "{}", o.stdout);
+    let back = t.path().join("ours-from-theirs");
+    let o = run(cmd("s6-accessrules-fs-from-cdb").arg(&back).arg(&theirs));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(tree(&back), tree(&dir));
+
+    // We compile, upstream reads: the same records, and the same tree back.
+    let ours = t.path().join("ours.cdb");
+    assert_eq!(compile(&ours, &dir).code, 0);
+    assert_eq!(sorted_records(&ours), sorted_records(&theirs));
+    let back = t.path().join("theirs-from-ours");
+    let o = run(Command::new(UPSTREAM_FS_FROM_CDB).arg(&back).arg(&ours));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(tree(&back), tree(&dir));
+}

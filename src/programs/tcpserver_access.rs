@@ -256,7 +256,7 @@ impl Modifs {
 
 fn to_env_edits(edits: &[EnvEdit]) -> EnvEdits {
     let mut last: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-    for e in edits {
+    for e in edits.iter().filter(|e| !e.name.is_empty()) {
         last.retain(|(n, _)| *n != e.name);
         last.push((e.name.clone(), e.value.clone()));
     }
