@@ -874,3 +874,74 @@ fn rules_files_are_interchangeable_with_upstreams() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(tree(&back), tree(&dir));
 }
+
+/// Runs `c` as nobody (uid/gid 65534), where permissions bite.
+fn as_nobody(c: &Command) -> Command {
+    let mut n = Command::new("setpriv");
+    n.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => n.env(k, v),
+            None => n.env_remove(k),
+        };
+    }
+    n
+}
+
+#[test]
+fn unreadable_rules_are_errors_111() {
+    if !Path::new("/usr/bin/setpriv").exists() || !is_root() {
+        eprintln!("skipped: needs root and setpriv to run as nobody");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    mode(root, 0o755);
+    let show_as_nobody = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["sh", "-c", SHOW]);
+        run(&mut as_nobody(&access("127.0.0.1", "127.0.0.1", &a)))
+    };
+
+    // A rules directory nobody may enter.
+    let closed = root.join("closed");
+    put(&closed, "ip4/127.0.0.1_32/allow", b"");
+    mode(&closed, 0o000);
+    let o = show_as_nobody(&["-H", "-i", closed.to_str().unwrap()]);
+    assert_fatal(&o, 111, "unable to open rules directory");
+    assert!(o.stderr.contains("Permission denied"), "{}", o.stderr);
+
+    // An env file nobody may read.
+    let env = root.join("env");
+    put(&env, "ip4/127.0.0.1_32/allow", b"");
+    put(&env, "ip4/127.0.0.1_32/env/FOO", b"secret\n");
+    mode(&env.join("ip4/127.0.0.1_32/env/FOO"), 0o000);
+    let o = show_as_nobody(&["-H", "-i", env.to_str().unwrap()]);
+    assert_fatal(&o, 111, "env/FOO");
+    let out = root.join("out.cdb");
+    let o = run(&mut as_nobody(
+        cmd("s6-accessrules-cdb-from-fs").arg(&out).arg(&env),
+    ));
+    assert_fatal(&o, 111, "env/FOO");
+
+    // A rules file nobody may read.
+    let ok = root.join("ok");
+    put(&ok, "ip4/127.0.0.1_32/allow", b"");
+    let cdb = root.join("r.cdb");
+    assert_eq!(compile(&cdb, &ok).code, 0);
+    mode(&cdb, 0o000);
+    let o = show_as_nobody(&["-H", "-x", cdb.to_str().unwrap()]);
+    assert_fatal(&o, 111, "unable to read rules file");
+    assert!(o.stderr.contains("Permission denied"), "{}", o.stderr);
+    mode(&closed, 0o755);
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

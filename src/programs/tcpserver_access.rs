@@ -385,7 +385,13 @@ fn open_rules(cfg: &Config) -> Result<Option<(Rules, String, &'static str)>> {
             // in silence; say why instead.
             let shown = d.display().to_string();
             match std::fs::metadata(d) {
-                Ok(m) if m.is_dir() => Ok(Some((Rules::Dir(d.clone()), shown, "fs"))),
+                Ok(m) if m.is_dir() => {
+                    // Keys we may not reach are "no rule", as upstream; a
+                    // rules directory we may not enter at all is an error.
+                    rustix::fs::access(d, rustix::fs::Access::EXEC_OK)
+                        .map_err(|e| Fatal::sys(&format!("open rules directory {shown}"), e))?;
+                    Ok(Some((Rules::Dir(d.clone()), shown, "fs")))
+                }
                 Ok(_) => Err(Fatal::new(
                     code::SYS,
                     format!("unable to open rules directory {shown}: Not a directory"),
