@@ -634,6 +634,12 @@ fn bad_command_lines_and_environment() {
     let mut c = access("127.0.0.1", "127.0.0.1", &["-H", "true"]);
     c.env("TCPREMOTEPORT", "70000");
     assert_fatal(&run(&mut c), 100, "invalid TCPREMOTEPORT");
+    let mut c = access(
+        "127.0.0.1",
+        "127.0.0.1",
+        &["-H", "-v0", "/nonexistent/prog"],
+    );
+    assert_fatal(&run(&mut c), 111, "unable to exec /nonexistent/prog");
 
     for (prog, args) in [
         ("s6-accessrules-cdb-from-fs", &["onlyone"][..]),

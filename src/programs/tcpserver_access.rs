@@ -156,7 +156,7 @@ fn read_conn() -> Result<Conn> {
     })
 }
 
-pub fn ip_text(ip: IpAddr) -> String {
+fn ip_text(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => fmt_ip6(&v6),
