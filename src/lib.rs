@@ -7,7 +7,9 @@
 //! ([`engine`], [`io_loop`]) touch cryptography, through the
 //! [`backend::TlsSession`] trait.
 
+pub mod accessrules;
 pub mod backend;
+pub mod cdb;
 pub mod cert_subject;
 pub mod cipher_names;
 pub mod creds;
@@ -17,6 +19,7 @@ pub mod io_loop;
 pub mod notify_block;
 pub mod options;
 pub mod programs;
+pub mod resolve;
 pub mod sni;
 pub mod spawn;
 pub mod sys;

@@ -1,5 +1,8 @@
 //! One module per program; each `main` reads like its man page.
 
+pub mod accessrules_cdb_from_fs;
+pub mod accessrules_fs_from_cdb;
+pub mod tcpserver_access;
 pub mod tlsc;
 pub mod tlsc_io;
 pub mod tlsd;
@@ -7,6 +10,9 @@ pub mod tlsd_io;
 
 /// Every program by name, for the multicall binary.
 pub const ALL: &[(&str, fn() -> !)] = &[
+    ("s6-accessrules-cdb-from-fs", accessrules_cdb_from_fs::main),
+    ("s6-accessrules-fs-from-cdb", accessrules_fs_from_cdb::main),
+    ("s6-tcpserver-access", tcpserver_access::main),
     ("s6-tlsc", tlsc::main),
     ("s6-tlsc-io", tlsc_io::main),
     ("s6-tlsd", tlsd::main),
