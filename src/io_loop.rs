@@ -165,6 +165,9 @@ struct Loop<'a, S: TlsSession, P: Ports> {
     close_notify_queued: bool,
     handshake_seen: bool,
     records: RecordTracker,
+    /// Why the peer's end of stream is fatal, reported once the data
+    /// before it is delivered.
+    truncation: Option<&'static str>,
 }
 
 fn would_block(e: &io::Error) -> bool {
@@ -210,6 +213,7 @@ pub fn run<S: TlsSession, P: Ports>(
         close_notify_queued: false,
         handshake_seen: false,
         records: RecordTracker::default(),
+        truncation: None,
     };
     let result = lp.run(deadline, on_handshake);
     if result.is_err() {
@@ -312,6 +316,9 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                         self.down = Flow::Done;
                         self.ports.close(Port::AppOut);
                         self.ports.close(Port::NetIn);
+                        if let Some(why) = self.truncation {
+                            return Err(Fatal::new(code::TLS_RUN, why));
+                        }
                         return Ok(true);
                     }
                     Ok(_) => return Ok(moved),
@@ -469,17 +476,13 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
             if self.session.is_handshaking() {
                 return Err(tls_fatal(true, "the peer closed the connection"));
             }
+            // A truncated stream is fatal, but only once every byte that
+            // did arrive intact is with the app: nothing before the cut is
+            // lost.
             if self.records.mid_record() {
-                return Err(Fatal::new(
-                    code::TLS_RUN,
-                    "remote closed connection in the middle of a record",
-                ));
-            }
-            if self.settings.enforce_close_notify {
-                return Err(Fatal::new(
-                    code::TLS_RUN,
-                    "remote closed connection without a close_notify",
-                ));
+                self.truncation = Some("remote closed connection in the middle of a record");
+            } else if self.settings.enforce_close_notify {
+                self.truncation = Some("remote closed connection without a close_notify");
             }
             self.down = Flow::Draining;
             moved = true;
