@@ -165,15 +165,23 @@ struct Loop<'a, S: TlsSession, P: Ports> {
     close_notify_queued: bool,
     handshake_seen: bool,
     records: RecordTracker,
-    /// Why the peer's end of stream is fatal, reported once the data
-    /// before it is delivered.
-    truncation: Option<&'static str>,
+    /// An error that ends the engine once the data that can still be
+    /// delivered is delivered: a truncated stream, a reset connection.
+    deferred: Option<Fatal>,
 }
 
 fn would_block(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// The peer's end of the connection is gone (reset, or closed under us).
+fn peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
     )
 }
 
@@ -213,7 +221,7 @@ pub fn run<S: TlsSession, P: Ports>(
         close_notify_queued: false,
         handshake_seen: false,
         records: RecordTracker::default(),
-        truncation: None,
+        deferred: None,
     };
     let result = lp.run(deadline, on_handshake);
     if result.is_err() {
@@ -236,7 +244,10 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                 continue;
             }
             if self.up == Flow::Done && self.down == Flow::Done {
-                return Ok(());
+                return match self.deferred.take() {
+                    Some(f) => Err(f),
+                    None => Ok(()),
+                };
             }
             let want = self.interest();
             if want == [false; 4] {
@@ -316,8 +327,8 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                         self.down = Flow::Done;
                         self.ports.close(Port::AppOut);
                         self.ports.close(Port::NetIn);
-                        if let Some(why) = self.truncation {
-                            return Err(Fatal::new(code::TLS_RUN, why));
+                        if let Some(f) = self.deferred.take() {
+                            return Err(f);
                         }
                         return Ok(true);
                     }
@@ -382,6 +393,17 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                 Err(e) if would_block(&e) => {
                     self.writable[Port::NetOut as usize] = false;
                     return Ok(moved);
+                }
+                Err(e) if peer_gone(&e) => {
+                    // The peer will read nothing more, but what it sent
+                    // before going may still be waiting in our socket: the
+                    // app gets it, then the engine fails.
+                    self.deferred
+                        .get_or_insert_with(|| Fatal::sys("write to the network", &e));
+                    self.up = Flow::Done;
+                    self.ports.close(Port::NetOut);
+                    self.ports.close(Port::AppIn);
+                    return Ok(true);
                 }
                 Err(e) => return Err(Fatal::sys("write to the network", e)),
             }
@@ -451,6 +473,14 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                         self.readable[Port::NetIn as usize] = false;
                         return Ok(moved);
                     }
+                    Err(e) if peer_gone(&e) => {
+                        // Deliver what was decrypted before the reset first.
+                        self.deferred
+                            .get_or_insert_with(|| Fatal::sys("read from the network", &e));
+                        self.readable[Port::NetIn as usize] = false;
+                        self.net_eof = true;
+                        return Ok(true);
+                    }
                     Err(e) => return Err(Fatal::sys("read from the network", e)),
                 }
             }
@@ -479,10 +509,16 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
             // A truncated stream is fatal, but only once every byte that
             // did arrive intact is with the app: nothing before the cut is
             // lost.
-            if self.records.mid_record() {
-                self.truncation = Some("remote closed connection in the middle of a record");
+            let why = if self.records.mid_record() {
+                Some("remote closed connection in the middle of a record")
             } else if self.settings.enforce_close_notify {
-                self.truncation = Some("remote closed connection without a close_notify");
+                Some("remote closed connection without a close_notify")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                self.deferred
+                    .get_or_insert_with(|| Fatal::new(code::TLS_RUN, why));
             }
             self.down = Flow::Draining;
             moved = true;

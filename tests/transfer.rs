@@ -52,8 +52,15 @@ fn transfer(up: usize, down: usize, client_opts: &[&str], server_opts: &[&str]) 
     assert_eq!(code, 0, "client: {err}");
     let (code, err2) = server.finish(LIMIT);
     assert_eq!(code, 0, "server: {err2}");
-    assert!(!err.contains("fatal") && !err2.contains("fatal"), "{err}{err2}");
-    assert_same(&std::fs::read(&cout).unwrap(), &down_data, "server to client");
+    assert!(
+        !err.contains("fatal") && !err2.contains("fatal"),
+        "{err}{err2}"
+    );
+    assert_same(
+        &std::fs::read(&cout).unwrap(),
+        &down_data,
+        "server to client",
+    );
     assert_same(&std::fs::read(&sout).unwrap(), &up_data, "client to server");
 }
 

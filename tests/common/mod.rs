@@ -426,8 +426,14 @@ impl Engine {
         with_fds(&mut c, &[(raw(&sock), 6), (raw(&sock), 7)]);
         let mut proc = start(&mut c, sock);
         let child = proc.child.as_mut().unwrap();
-        let input = child.stdin.take().map(|w| Box::new(w) as Box<dyn Write + Send>);
-        let output = child.stdout.take().map(|r| Box::new(r) as Box<dyn Read + Send>);
+        let input = child
+            .stdin
+            .take()
+            .map(|w| Box::new(w) as Box<dyn Write + Send>);
+        let output = child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>);
         Engine {
             proc,
             input,
@@ -504,7 +510,10 @@ pub fn join<T: Send + 'static>(h: std::thread::JoinHandle<T>, limit: Duration) -
 /// Asserts a failure was reported as one clean fatal line, not a panic.
 pub fn assert_clean_failure(stderr: &str, prog: &str, needle: &str) {
     assert!(!stderr.contains("panicked"), "panic in stderr: {stderr}");
-    assert!(!stderr.contains("RUST_BACKTRACE"), "backtrace hint: {stderr}");
+    assert!(
+        !stderr.contains("RUST_BACKTRACE"),
+        "backtrace hint: {stderr}"
+    );
     let fatal: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with(&format!("{prog}: fatal: ")))
@@ -595,7 +604,12 @@ pub fn openssl(args: &[&std::ffi::OsStr]) -> Vec<u8> {
 
 /// `SHA256:<hex>` of a DER certificate, computed by openssl.
 pub fn cert_hash(der_file: &Path) -> String {
-    let out = openssl(&["dgst".as_ref(), "-sha256".as_ref(), "-r".as_ref(), der_file.as_os_str()]);
+    let out = openssl(&[
+        "dgst".as_ref(),
+        "-sha256".as_ref(),
+        "-r".as_ref(),
+        der_file.as_os_str(),
+    ]);
     let text = String::from_utf8(out).unwrap();
     format!("SHA256:{}", text.split_whitespace().next().unwrap())
 }
