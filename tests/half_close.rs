@@ -164,3 +164,21 @@ fn an_app_that_closes_its_read_side_can_still_send() {
     assert_eq!(code, 111, "server engine: {err}");
     assert_clean_failure(&err, "s6-tlsd-io", "unable to write to the network");
 }
+
+#[test]
+fn engines_waiting_for_a_silent_peer_use_no_cpu() {
+    let pki = Pki::new();
+    let (c, _silent_server) = tcp_pair();
+    let mut cli = Engine::client(&pki, c, &["-k", "localhost"], &[]);
+    let (_silent_client, s) = tcp_pair();
+    let mut srv = Engine::server(&pki, s, &[], &[]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_idle(cli.pid(), "client engine waiting for a ServerHello");
+    assert_idle(srv.pid(), "server engine waiting for a ClientHello");
+    // The app closing its side during the handshake changes nothing.
+    drop(cli.input.take());
+    std::thread::sleep(Duration::from_millis(100));
+    assert_idle(cli.pid(), "client engine with app EOF during the handshake");
+    drop(cli);
+    drop(srv);
+}

@@ -93,6 +93,36 @@ fn our_client_downloads_from_openssl_server_after_half_closing() {
 }
 
 #[test]
+fn half_close_with_close_notify_in_tls12_and_tls13() {
+    // Our client ends its side with close_notify, then still reads a 1 MiB
+    // reply: allowed in TLS 1.3, and in TLS 1.2 as long as the peer goes
+    // on sending (s_server -WWW does).
+    let pki = Pki::new();
+    let www = pki.dir.path().join("www");
+    std::fs::create_dir(&www).unwrap();
+    let want = data(1024 * 1024, 50);
+    file(&www, "f.bin", &want);
+    for version in ["-tls1_2", "-tls1_3"] {
+        let port = free_port();
+        let mut sc = s_server(&pki, port, &["-WWW", version]);
+        sc.current_dir(&www)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let mut server = start_s_server(&mut sc, port);
+        let sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut cli = Engine::client(&pki, sock, &["-k", "localhost", "-S", "-J"], &[]);
+        let got = cli.receive();
+        join(cli.send(b"GET /f.bin HTTP/1.0\r\n\r\n".to_vec()), LIMIT);
+        let got = join(got, LIMIT);
+        let (code, err) = cli.finish();
+        assert_eq!(code, 0, "{version}: {err}");
+        server.wait(LIMIT);
+        assert!(got.len() > want.len(), "{version}: {} bytes", got.len());
+        assert_same(&got[got.len() - want.len()..], &want, version);
+    }
+}
+
+#[test]
 fn openssl_server_close_notify_satisfies_our_client_under_j() {
     // s_server -WWW ends with close_notify: -J must be content.
     let pki = Pki::new();
@@ -129,7 +159,7 @@ fn openssl_client_to_us(
     cl.stdin(stdin).stdout(Stdio::piped());
     let mut client = Proc::spawn(&mut cl);
     let out = reader(client.child.as_mut().unwrap().stdout.take().unwrap());
-    let (s, _) = l.accept().unwrap();
+    let s = accept_within(&l, LIMIT);
     let mut server = start(&mut tlsd(pki, &s, server_opts, script), s);
     let (ccode, cerr) = client.finish(LIMIT);
     let (scode, serr) = server.finish(LIMIT);
@@ -199,7 +229,7 @@ fn server_sees(
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     let mut client = Proc::spawn(&mut cl);
-    let (s, _) = l.accept().unwrap();
+    let s = accept_within(&l, LIMIT);
     let mut sc = tlsd(
         pki,
         &s,

@@ -165,7 +165,7 @@ fn openssl_client(pki: &Pki, level: &str, name: &str) -> (bool, String, String) 
     );
     cl.stdin(Stdio::null()).stdout(Stdio::piped());
     let mut client = Proc::spawn(&mut cl);
-    let (s, _) = l.accept().unwrap();
+    let s = accept_within(&l, LIMIT);
     let mut server = start(&mut sni_server(pki, &s, level, true), s);
     let out = client.child.as_mut().unwrap().stdout.take().unwrap();
     let reader = std::thread::spawn(move || {

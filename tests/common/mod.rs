@@ -652,3 +652,22 @@ pub fn wait_for_file(path: &Path, limit: Duration) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Accepts one connection on `l`, failing the test after `limit`.
+pub fn accept_within(l: &TcpListener, limit: Duration) -> TcpStream {
+    l.set_nonblocking(true).unwrap();
+    let end = Instant::now() + limit;
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < end, "no connection after {limit:?}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
