@@ -63,6 +63,11 @@ pub struct Settings {
 /// most 16 KiB of data plus a small overhead, so a ciphertext buffer of
 /// this size plus slack never splits the work of one record over two polls.
 const CLEAR_BUF: usize = 16 * 1024;
+
+/// How long an engine whose app stopped reading keeps draining the network
+/// after the app's own data is out, waiting for the peer to close, before
+/// it closes anyway (Apache's "lingering close").
+const LINGER: Duration = Duration::from_secs(2);
 const CIPHER_BUF: usize = 16 * 1024 + 512;
 
 /// A fixed buffer holding the bytes `start..end` still to be passed on.
@@ -165,6 +170,10 @@ struct Loop<'a, S: TlsSession, P: Ports> {
     close_notify_queued: bool,
     handshake_seen: bool,
     records: RecordTracker,
+    /// The app closed its reading end: decrypted data is dropped.
+    discarding: bool,
+    /// When to stop draining the network for a gone app.
+    linger_until: Option<Instant>,
     /// An error that ends the engine once the data that can still be
     /// delivered is delivered: a truncated stream, a reset connection.
     deferred: Option<Fatal>,
@@ -222,6 +231,8 @@ pub fn run<S: TlsSession, P: Ports>(
         handshake_seen: false,
         records: RecordTracker::default(),
         deferred: None,
+        discarding: false,
+        linger_until: None,
     };
     let result = lp.run(deadline, on_handshake);
     if result.is_err() {
@@ -249,6 +260,17 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     None => Ok(()),
                 };
             }
+            let mut linger = None;
+            if self.discarding && self.up == Flow::Done && self.down != Flow::Done {
+                let now = Instant::now();
+                let until = *self.linger_until.get_or_insert(now + LINGER);
+                if now >= until {
+                    self.down = Flow::Done;
+                    self.ports.close(Port::NetIn);
+                    continue;
+                }
+                linger = Some(until - now);
+            }
             let want = self.interest();
             if want == [false; 4] {
                 // Nothing can move and nothing can be waited for: only a
@@ -263,7 +285,7 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     }
                     Some(d - now)
                 }
-                _ => None,
+                _ => linger,
             };
             let ready = match self.ports.poll(want, timeout) {
                 Ok(r) => r,
@@ -314,6 +336,10 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
         while self.down != Flow::Done {
             if self.app_out.is_empty() {
                 match self.session.take_cleartext(self.app_out.space()) {
+                    Ok(Cleartext::Data(n)) if n > 0 && self.discarding => {
+                        moved = true;
+                        continue;
+                    }
                     Ok(Cleartext::Data(n)) if n > 0 => {
                         self.app_out.filled(n);
                         moved = true;
@@ -349,8 +375,8 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     return Ok(moved);
                 }
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    // The app will read no more: stop reading the network;
-                    // the other direction goes on until the app closes it.
+                    // The app will read no more; the other direction goes
+                    // on until the app closes it.
                     self.app_gone();
                     return Ok(true);
                 }
@@ -360,11 +386,15 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
         Ok(moved)
     }
 
+    /// The app will read no more. The network-to-app direction goes on
+    /// reading and drops what it decrypts: a socket closed with unread
+    /// data is reset, and the reset would destroy what the app is still
+    /// sending. Once the app's side is done too, the drain is bounded by
+    /// [`LINGER`].
     fn app_gone(&mut self) {
-        self.down = Flow::Done;
-        self.app_out = Pending::new(0);
+        self.discarding = true;
+        self.app_out.consume(self.app_out.bytes().len());
         self.ports.close(Port::AppOut);
-        self.ports.close(Port::NetIn);
     }
 
     /// Records to the network.
