@@ -109,3 +109,68 @@ fn both_ways_with_close_notify_enforced() {
     // -S on both sides sends close_notify, so -J on both sides is satisfied.
     transfer(100_000, 200_001, &["-S", "-J"], &["-S", "-J"]);
 }
+
+#[test]
+fn custom_fds_for_s6_tlsc() {
+    // -6 8 -7 9: the network is on fds 8/9, and prog then reads and
+    // writes cleartext on those same numbers (as upstream).
+    let pki = Pki::new();
+    let d = pki.dir.path();
+    let up = data(300_000, 11);
+    let cin = file(d, "cin", &up);
+    let sout = d.join("sout");
+    let (c, s) = tcp_pair();
+    let mut server = start(
+        &mut tlsd(&pki, &s, &[], &format!("cat > {}; echo done", sout.display())),
+        s,
+    );
+    let mut cc = cmd("s6-tlsc");
+    cc.env("CAFILE", &pki.ca_file)
+        .args(["-k", "localhost", "-6", "8", "-7", "9"])
+        .args(sh(&format!(
+            "cat {} >&9; exec 9>&-; read x <&8; [ \"$x\" = done ]",
+            cin.display()
+        )))
+        .stderr(std::process::Stdio::piped());
+    with_fds(&mut cc, &[(raw(&c), 8), (raw(&c), 9)]);
+    let mut client = start(&mut cc, c);
+    let (code, err) = client.finish(LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.finish(LIMIT).0, 0);
+    assert_same(&std::fs::read(&sout).unwrap(), &up, "up");
+}
+
+#[test]
+fn one_fd_for_both_network_directions() {
+    // s6-tlsc-io 6 6: reading and writing the same socket fd, which must
+    // be half-closed, not closed, when the app is done sending.
+    let pki = Pki::new();
+    let (c, s) = tcp_pair();
+    let mut srv = Engine::server(&pki, s, &[], &[]);
+    let mut cc = cmd("s6-tlsc-io");
+    cc.env("CAFILE", &pki.ca_file)
+        .args(["-k", "localhost", "6", "6"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    with_fds(&mut cc, &[(raw(&c), 6)]);
+    let mut cli = start(&mut cc, c);
+    let child = cli.child.as_mut().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let output = child.stdout.take().unwrap();
+    let got_reply = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut { output }, &mut v);
+        v
+    });
+    let req = data(50_000, 12);
+    std::io::Write::write_all(&mut input, &req).unwrap();
+    drop(input);
+    let got = join(srv.receive(), LIMIT);
+    assert_same(&got, &req, "request");
+    let reply = data(70_000, 13);
+    join(srv.send(reply.clone()), LIMIT);
+    assert_same(&join(got_reply, LIMIT), &reply, "reply after half-close");
+    assert_eq!(cli.finish(LIMIT).0, 0);
+    assert_eq!(srv.finish().0, 0);
+}
