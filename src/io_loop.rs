@@ -10,6 +10,16 @@
 //! only after poll said the fd is readable, and repeated until they would
 //! block. Buffers are fixed: one per direction and side.
 //!
+//! Each direction ends on its own. App EOF: flush, then close_notify (-S)
+//! and/or `shutdown(SHUT_WR)`; the other direction goes on. Peer EOF: what
+//! is decrypted goes to the app, then the app sees EOF; a truncation (no
+//! close_notify under -J, or a cut inside a record) is reported with exit 98
+//! only after that, so no intact byte is lost. An app that stops reading
+//! (EPIPE) gets nothing more, but the network is still drained so that the
+//! final close does not reset the connection under the app's own data. A
+//! peer that resets the connection ends the sending direction; what it sent
+//! before is still delivered, then the engine exits 111.
+//!
 //! The fds are reached through [`Ports`], so the loop can be driven by real
 //! fds or by a scripted fake.
 
@@ -64,11 +74,12 @@ pub struct Settings {
 /// this size plus slack never splits the work of one record over two polls.
 const CLEAR_BUF: usize = 16 * 1024;
 
+const CIPHER_BUF: usize = 16 * 1024 + 512;
+
 /// How long an engine whose app stopped reading keeps draining the network
 /// after the app's own data is out, waiting for the peer to close, before
 /// it closes anyway (Apache's "lingering close").
 const LINGER: Duration = Duration::from_secs(2);
-const CIPHER_BUF: usize = 16 * 1024 + 512;
 
 /// A fixed buffer holding the bytes `start..end` still to be passed on.
 struct Pending {

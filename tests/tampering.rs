@@ -44,7 +44,9 @@ fn download_through(
     let pki = Pki::new();
     let (c, r1) = tcp_pair();
     let (r2, s) = tcp_pair();
-    let _up = relay(r1.try_clone().unwrap(), r2.try_clone().unwrap(), |_, _| true);
+    let _up = relay(r1.try_clone().unwrap(), r2.try_clone().unwrap(), |_, _| {
+        true
+    });
     let _down = relay(r2, r1, damage);
     let mut srv = Engine::server(&pki, s, &[], &[]);
     let mut copts = vec!["-k", "localhost"];

@@ -121,7 +121,12 @@ fn custom_fds_for_s6_tlsc() {
     let sout = d.join("sout");
     let (c, s) = tcp_pair();
     let mut server = start(
-        &mut tlsd(&pki, &s, &[], &format!("cat > {}; echo done", sout.display())),
+        &mut tlsd(
+            &pki,
+            &s,
+            &[],
+            &format!("cat > {}; echo done", sout.display()),
+        ),
         s,
     );
     let mut cc = cmd("s6-tlsc");

@@ -29,7 +29,10 @@ fn verbosity_levels() {
     assert!(stderr_of_client(&["--no-verify-cert"]).contains(warning));
     assert_eq!(stderr_of_client(&["-v", "0", "--no-verify-cert"]), "");
     let loud = stderr_of_client(&["-v2", "-k", "localhost"]);
-    assert!(loud.contains("s6-tlsc-io: info: handshake done: TLSv1.3 TLS_"), "{loud}");
+    assert!(
+        loud.contains("s6-tlsc-io: info: handshake done: TLSv1.3 TLS_"),
+        "{loud}"
+    );
     assert_eq!(stderr_of_client(&["-k", "localhost"]), "");
     assert_eq!(stderr_of_client(&["--verbosity=0", "-k", "localhost"]), "");
 }
