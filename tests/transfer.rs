@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::io::Write;
 
 const BIG: usize = 64 * 1024 * 1024;
 
@@ -178,4 +179,52 @@ fn one_fd_for_both_network_directions() {
     assert_same(&join(got_reply, LIMIT), &reply, "reply after half-close");
     assert_eq!(cli.finish(LIMIT).0, 0);
     assert_eq!(srv.finish().0, 0);
+}
+
+/// Peak resident memory of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn engines_memory_stays_bounded_through_64_mib_each_way() {
+    // Fixed buffers: moving 64 MiB each way must not grow the engines.
+    let pki = Pki::new();
+    let (c, s) = tcp_pair();
+    let mut srv = Engine::server(&pki, s, &[], &[]);
+    let mut cli = Engine::client(&pki, c, &["-k", "localhost"], &[]);
+    let up = data(BIG, 14);
+    let down = data(BIG, 15);
+    let t0 = std::time::Instant::now();
+    let got_s = srv.receive();
+    let got_c = cli.receive();
+    // Keep each input open until the transfer is over, to measure the
+    // engines while they are still running.
+    let mut si = srv.input.take().unwrap();
+    let mut ci = cli.input.take().unwrap();
+    let (up2, down2) = (up.clone(), down.clone());
+    let wc = std::thread::spawn(move || {
+        ci.write_all(&up2).unwrap();
+        ci
+    });
+    let ws = std::thread::spawn(move || {
+        si.write_all(&down2).unwrap();
+        si
+    });
+    let ci = join(wc, LIMIT);
+    let si = join(ws, LIMIT);
+    // Everything written has been read by the engines; wait for delivery.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (rc, rs) = (peak_rss_kib(cli.pid()), peak_rss_kib(srv.pid()));
+    drop(ci);
+    drop(si);
+    assert_same(&join(got_s, LIMIT), &up, "up");
+    assert_same(&join(got_c, LIMIT), &down, "down");
+    let took = t0.elapsed();
+    assert_eq!(cli.finish().0, 0);
+    assert_eq!(srv.finish().0, 0);
+    eprintln!("64 MiB each way in {took:?}; peak RSS client {rc} KiB, server {rs} KiB");
+    assert!(rc < 16 * 1024 && rs < 16 * 1024, "peak RSS {rc} / {rs} KiB");
 }
