@@ -147,7 +147,9 @@ fn an_app_that_closes_its_read_side_can_still_send() {
     let (mut cli, mut srv, mut out) = connected_engines(&pki);
     drop(cli.output.take()); // the client app will read nothing more
     let flood = srv.send(data(4 * 1024 * 1024, 9));
-    std::thread::sleep(Duration::from_millis(500));
+    // Once the flood is all in (and dropped), the engine must be idle.
+    join(flood, LIMIT);
+    std::thread::sleep(Duration::from_millis(300));
     assert_idle(cli.pid(), "client engine after EPIPE");
     let request = data(200_000, 10);
     let up = cli.send(request.clone());
@@ -155,7 +157,6 @@ fn an_app_that_closes_its_read_side_can_still_send() {
     out.read_to_end(&mut got).unwrap();
     assert_same(&got, &request, "request after the app stopped reading");
     join(up, LIMIT);
-    join(flood, LIMIT);
     let (code, err) = cli.finish();
     assert_eq!(code, 0, "client engine: {err}");
     let (code, err) = srv.finish();
