@@ -10,6 +10,16 @@
 //! only after poll said the fd is readable, and repeated until they would
 //! block. Buffers are fixed: one per direction and side.
 //!
+//! Each direction ends on its own. App EOF: flush, then close_notify (-S)
+//! and/or `shutdown(SHUT_WR)`; the other direction goes on. Peer EOF: what
+//! is decrypted goes to the app, then the app sees EOF; a truncation (no
+//! close_notify under -J, or a cut inside a record) is reported with exit 98
+//! only after that, so no intact byte is lost. An app that stops reading
+//! (EPIPE) gets nothing more, but the network is still drained so that the
+//! final close does not reset the connection under the app's own data. A
+//! peer that resets the connection ends the sending direction; what it sent
+//! before is still delivered, then the engine exits 111.
+//!
 //! The fds are reached through [`Ports`], so the loop can be driven by real
 //! fds or by a scripted fake.
 
@@ -63,7 +73,13 @@ pub struct Settings {
 /// most 16 KiB of data plus a small overhead, so a ciphertext buffer of
 /// this size plus slack never splits the work of one record over two polls.
 const CLEAR_BUF: usize = 16 * 1024;
+
 const CIPHER_BUF: usize = 16 * 1024 + 512;
+
+/// How long an engine whose app stopped reading keeps draining the network
+/// after the app's own data is out, waiting for the peer to close, before
+/// it closes anyway (Apache's "lingering close").
+const LINGER: Duration = Duration::from_secs(2);
 
 /// A fixed buffer holding the bytes `start..end` still to be passed on.
 struct Pending {
@@ -165,12 +181,27 @@ struct Loop<'a, S: TlsSession, P: Ports> {
     close_notify_queued: bool,
     handshake_seen: bool,
     records: RecordTracker,
+    /// The app closed its reading end: decrypted data is dropped.
+    discarding: bool,
+    /// When to stop draining the network for a gone app.
+    linger_until: Option<Instant>,
+    /// An error that ends the engine once the data that can still be
+    /// delivered is delivered: a truncated stream, a reset connection.
+    deferred: Option<Fatal>,
 }
 
 fn would_block(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// The peer's end of the connection is gone (reset, or closed under us).
+fn peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
     )
 }
 
@@ -210,6 +241,9 @@ pub fn run<S: TlsSession, P: Ports>(
         close_notify_queued: false,
         handshake_seen: false,
         records: RecordTracker::default(),
+        deferred: None,
+        discarding: false,
+        linger_until: None,
     };
     let result = lp.run(deadline, on_handshake);
     if result.is_err() {
@@ -232,7 +266,21 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                 continue;
             }
             if self.up == Flow::Done && self.down == Flow::Done {
-                return Ok(());
+                return match self.deferred.take() {
+                    Some(f) => Err(f),
+                    None => Ok(()),
+                };
+            }
+            let mut linger = None;
+            if self.discarding && self.up == Flow::Done && self.down != Flow::Done {
+                let now = Instant::now();
+                let until = *self.linger_until.get_or_insert(now + LINGER);
+                if now >= until {
+                    self.down = Flow::Done;
+                    self.ports.close(Port::NetIn);
+                    continue;
+                }
+                linger = Some(until - now);
             }
             let want = self.interest();
             if want == [false; 4] {
@@ -248,7 +296,7 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     }
                     Some(d - now)
                 }
-                _ => None,
+                _ => linger,
             };
             let ready = match self.ports.poll(want, timeout) {
                 Ok(r) => r,
@@ -299,6 +347,10 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
         while self.down != Flow::Done {
             if self.app_out.is_empty() {
                 match self.session.take_cleartext(self.app_out.space()) {
+                    Ok(Cleartext::Data(n)) if n > 0 && self.discarding => {
+                        moved = true;
+                        continue;
+                    }
                     Ok(Cleartext::Data(n)) if n > 0 => {
                         self.app_out.filled(n);
                         moved = true;
@@ -312,6 +364,9 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                         self.down = Flow::Done;
                         self.ports.close(Port::AppOut);
                         self.ports.close(Port::NetIn);
+                        if let Some(f) = self.deferred.take() {
+                            return Err(f);
+                        }
                         return Ok(true);
                     }
                     Ok(_) => return Ok(moved),
@@ -331,8 +386,8 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     return Ok(moved);
                 }
                 Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                    // The app will read no more: stop reading the network;
-                    // the other direction goes on until the app closes it.
+                    // The app will read no more; the other direction goes
+                    // on until the app closes it.
                     self.app_gone();
                     return Ok(true);
                 }
@@ -342,11 +397,15 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
         Ok(moved)
     }
 
+    /// The app will read no more. The network-to-app direction goes on
+    /// reading and drops what it decrypts: a socket closed with unread
+    /// data is reset, and the reset would destroy what the app is still
+    /// sending. Once the app's side is done too, the drain is bounded by
+    /// [`LINGER`].
     fn app_gone(&mut self) {
-        self.down = Flow::Done;
-        self.app_out = Pending::new(0);
+        self.discarding = true;
+        self.app_out.consume(self.app_out.bytes().len());
         self.ports.close(Port::AppOut);
-        self.ports.close(Port::NetIn);
     }
 
     /// Records to the network.
@@ -375,6 +434,17 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                 Err(e) if would_block(&e) => {
                     self.writable[Port::NetOut as usize] = false;
                     return Ok(moved);
+                }
+                Err(e) if peer_gone(&e) => {
+                    // The peer will read nothing more, but what it sent
+                    // before going may still be waiting in our socket: the
+                    // app gets it, then the engine fails.
+                    self.deferred
+                        .get_or_insert_with(|| Fatal::sys("write to the network", &e));
+                    self.up = Flow::Done;
+                    self.ports.close(Port::NetOut);
+                    self.ports.close(Port::AppIn);
+                    return Ok(true);
                 }
                 Err(e) => return Err(Fatal::sys("write to the network", e)),
             }
@@ -444,6 +514,14 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                         self.readable[Port::NetIn as usize] = false;
                         return Ok(moved);
                     }
+                    Err(e) if peer_gone(&e) => {
+                        // Deliver what was decrypted before the reset first.
+                        self.deferred
+                            .get_or_insert_with(|| Fatal::sys("read from the network", &e));
+                        self.readable[Port::NetIn as usize] = false;
+                        self.net_eof = true;
+                        return Ok(true);
+                    }
                     Err(e) => return Err(Fatal::sys("read from the network", e)),
                 }
             }
@@ -469,17 +547,19 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
             if self.session.is_handshaking() {
                 return Err(tls_fatal(true, "the peer closed the connection"));
             }
-            if self.records.mid_record() {
-                return Err(Fatal::new(
-                    code::TLS_RUN,
-                    "remote closed connection in the middle of a record",
-                ));
-            }
-            if self.settings.enforce_close_notify {
-                return Err(Fatal::new(
-                    code::TLS_RUN,
-                    "remote closed connection without a close_notify",
-                ));
+            // A truncated stream is fatal, but only once every byte that
+            // did arrive intact is with the app: nothing before the cut is
+            // lost.
+            let why = if self.records.mid_record() {
+                Some("remote closed connection in the middle of a record")
+            } else if self.settings.enforce_close_notify {
+                Some("remote closed connection without a close_notify")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                self.deferred
+                    .get_or_insert_with(|| Fatal::new(code::TLS_RUN, why));
             }
             self.down = Flow::Draining;
             moved = true;

@@ -355,3 +355,319 @@ pub fn send_all_then_shutdown(mut s: TcpStream, data: Vec<u8>) -> std::thread::J
 pub fn piped_stderr(c: &mut Command) -> &mut Command {
     c.stderr(Stdio::piped())
 }
+
+/// The time any single step of a test may take before it counts as a hang.
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+/// `sh -c script` as the arguments of a chain-loaded prog.
+pub fn sh(script: &str) -> [String; 3] {
+    ["sh".into(), "-c".into(), script.into()]
+}
+
+/// Spawns `c`, then drops `keep` (the sockets or pipe ends the child got
+/// copies of), so that only the child holds them.
+pub fn start<T>(c: &mut Command, keep: T) -> Proc {
+    let p = Proc::spawn(c);
+    drop(keep);
+    p
+}
+
+/// `s6-tlsd opts... sh -c script` over `sock` (on its fds 0/1), serving the
+/// localhost certificate, stderr piped.
+pub fn tlsd(pki: &Pki, sock: &TcpStream, opts: &[&str], script: &str) -> Command {
+    let mut c = cmd("s6-tlsd");
+    c.env("KEYFILE", &pki.server.key_pem)
+        .env("CERTFILE", &pki.server.cert_pem)
+        .args(opts)
+        .args(sh(script))
+        .stdin(owned(sock.try_clone().unwrap()))
+        .stdout(owned(sock.try_clone().unwrap()))
+        .stderr(Stdio::piped());
+    c
+}
+
+/// `s6-tlsc opts... sh -c script` over `sock` (on its fds 6/7), trusting
+/// the test CA, stderr piped. The caller keeps `sock` open until spawned.
+pub fn tlsc(pki: &Pki, sock: &TcpStream, opts: &[&str], script: &str) -> Command {
+    let mut c = cmd("s6-tlsc");
+    c.env("CAFILE", &pki.ca_file)
+        .args(opts)
+        .args(sh(script))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    with_fds(&mut c, &[(raw(sock), 6), (raw(sock), 7)]);
+    c
+}
+
+/// An engine run directly: the test is its application, writing cleartext
+/// to `input` and reading cleartext from `output`.
+pub struct Engine {
+    pub proc: Proc,
+    pub input: Option<Box<dyn Write + Send>>,
+    pub output: Option<Box<dyn Read + Send>>,
+}
+
+impl Engine {
+    /// `s6-tlsc-io opts... 6 7` with the network on fds 6/7 and the
+    /// application on stdin/stdout. `env` is added to a clean environment
+    /// holding CAFILE.
+    pub fn client(pki: &Pki, sock: TcpStream, opts: &[&str], env: &[(&str, &Path)]) -> Engine {
+        let mut c = cmd("s6-tlsc-io");
+        c.env("CAFILE", &pki.ca_file);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.args(opts)
+            .args(["6", "7"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        with_fds(&mut c, &[(raw(&sock), 6), (raw(&sock), 7)]);
+        let mut proc = start(&mut c, sock);
+        let child = proc.child.as_mut().unwrap();
+        let input = child
+            .stdin
+            .take()
+            .map(|w| Box::new(w) as Box<dyn Write + Send>);
+        let output = child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>);
+        Engine {
+            proc,
+            input,
+            output,
+        }
+    }
+
+    /// `s6-tlsd-io opts... 3 4` with the network on stdin/stdout and the
+    /// application on pipes at fds 3 (from the test) and 4 (to the test).
+    /// `env` is added to a clean environment holding KEYFILE/CERTFILE for
+    /// localhost.
+    pub fn server(pki: &Pki, sock: TcpStream, opts: &[&str], env: &[(&str, &Path)]) -> Engine {
+        let mut c = cmd("s6-tlsd-io");
+        c.env("KEYFILE", &pki.server.key_pem)
+            .env("CERTFILE", &pki.server.cert_pem);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let (from_test, to_engine) = std::io::pipe().unwrap();
+        let (from_engine, to_test) = std::io::pipe().unwrap();
+        c.args(opts)
+            .args(["3", "4"])
+            .stdin(owned(sock.try_clone().unwrap()))
+            .stdout(owned(sock))
+            .stderr(Stdio::piped());
+        with_fds(&mut c, &[(raw(&from_test), 3), (raw(&to_test), 4)]);
+        let proc = start(&mut c, (from_test, to_test));
+        Engine {
+            proc,
+            input: Some(Box::new(to_engine)),
+            output: Some(Box::new(from_engine)),
+        }
+    }
+
+    /// Writes `data` to the engine from a thread, then closes its input.
+    pub fn send(&mut self, data: Vec<u8>) -> std::thread::JoinHandle<()> {
+        let mut w = self.input.take().expect("input already closed");
+        std::thread::spawn(move || {
+            // The engine may legitimately be gone (an error test).
+            let _ = w.write_all(&data);
+        })
+    }
+
+    /// Reads everything the engine outputs, from a thread.
+    pub fn receive(&mut self) -> std::thread::JoinHandle<Vec<u8>> {
+        let mut r = self.output.take().expect("output already taken");
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    /// Exit code and stderr.
+    pub fn finish(&mut self) -> (i32, String) {
+        self.proc.finish(LIMIT)
+    }
+}
+
+/// Joins a thread started by `Engine::receive` or similar, bounded in time.
+pub fn join<T: Send + 'static>(h: std::thread::JoinHandle<T>, limit: Duration) -> T {
+    let end = Instant::now() + limit;
+    while !h.is_finished() {
+        assert!(Instant::now() < end, "thread still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.join().unwrap()
+}
+
+/// Asserts a failure was reported as one clean fatal line, not a panic.
+pub fn assert_clean_failure(stderr: &str, prog: &str, needle: &str) {
+    assert!(!stderr.contains("panicked"), "panic in stderr: {stderr}");
+    assert!(
+        !stderr.contains("RUST_BACKTRACE"),
+        "backtrace hint: {stderr}"
+    );
+    let fatal: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("{prog}: fatal: ")))
+        .collect();
+    assert_eq!(fatal.len(), 1, "want one fatal line from {prog}: {stderr}");
+    assert!(
+        fatal[0].contains(needle),
+        "fatal line {:?} should mention {needle:?}",
+        fatal[0]
+    );
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Is something listening on 127.0.0.1:`port`? Read from /proc/net/tcp, so
+/// that checking does not use up a connection of a one-shot server.
+pub fn is_listening(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let want = format!(":{port:04X}");
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1].ends_with(&want) && f[3] == "0A"
+    })
+}
+
+/// `openssl s_server` for one connection on 127.0.0.1:`port`, with the
+/// localhost certificate unless `args` names another.
+pub fn s_server(pki: &Pki, port: u16, args: &[&str]) -> Command {
+    let mut c = Command::new("openssl");
+    c.arg("s_server")
+        .args(["-naccept", "1", "-accept"])
+        .arg(format!("127.0.0.1:{port}"));
+    if !args.contains(&"-cert") {
+        c.arg("-cert")
+            .arg(&pki.server.cert_pem)
+            .arg("-key")
+            .arg(&pki.server.key_pem);
+    }
+    c.args(args).stderr(Stdio::piped());
+    c
+}
+
+/// Starts a server command built by `s_server` and waits until it listens.
+pub fn start_s_server(c: &mut Command, port: u16) -> Proc {
+    let mut p = Proc::spawn(c);
+    let end = Instant::now() + Duration::from_secs(20);
+    while !is_listening(port) {
+        if let Some(st) = p.try_wait(Duration::ZERO) {
+            let (_, err) = p.finish(LIMIT);
+            panic!("openssl s_server exited {st:?}: {err}");
+        }
+        assert!(Instant::now() < end, "openssl s_server does not listen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    p
+}
+
+/// `openssl s_client` to 127.0.0.1:`port`, trusting the test CA.
+pub fn s_client(pki: &Pki, port: u16, args: &[&str]) -> Command {
+    let mut c = Command::new("openssl");
+    c.arg("s_client")
+        .arg("-connect")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(&pki.ca_file)
+        .args(args)
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Runs `openssl` with `args`, asserting success; returns stdout.
+pub fn openssl(args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `SHA256:<hex>` of a DER certificate, computed by openssl.
+pub fn cert_hash(der_file: &Path) -> String {
+    let out = openssl(&[
+        "dgst".as_ref(),
+        "-sha256".as_ref(),
+        "-r".as_ref(),
+        der_file.as_os_str(),
+    ]);
+    let text = String::from_utf8(out).unwrap();
+    format!("SHA256:{}", text.split_whitespace().next().unwrap())
+}
+
+/// The variables of an `env` dump (one `KEY=value` per line).
+pub fn parse_env(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The pids of `pid`'s children.
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+/// utime + stime of a process, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Waits until `path` exists (a marker a prog writes), bounded.
+pub fn wait_for_file(path: &Path, limit: Duration) {
+    let end = Instant::now() + limit;
+    while !path.exists() {
+        assert!(Instant::now() < end, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Accepts one connection on `l`, failing the test after `limit`.
+pub fn accept_within(l: &TcpListener, limit: Duration) -> TcpStream {
+    l.set_nonblocking(true).unwrap();
+    let end = Instant::now() + limit;
+    loop {
+        match l.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                return s;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < end, "no connection after {limit:?}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
