@@ -585,8 +585,15 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
         if self.up == Flow::Done {
             return;
         }
+        // Only whole records: after a short write, anything more would
+        // leave a gap in the stream the peer reads.
         if !self.net_out.is_empty() {
-            let _ = self.ports.write(Port::NetOut, self.net_out.bytes());
+            let pending = self.net_out.bytes().len();
+            if !matches!(self.ports.write(Port::NetOut, self.net_out.bytes()), Ok(n) if n == pending)
+            {
+                return;
+            }
+            self.net_out.consume(pending);
         }
         let mut buf = [0u8; 512];
         let n = self.session.take_ciphertext(&mut buf);
