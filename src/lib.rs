@@ -9,14 +9,18 @@
 
 pub mod backend;
 pub mod cert_subject;
+pub mod chain;
 pub mod cipher_names;
 pub mod creds;
 pub mod engine;
 pub mod fatal;
 pub mod io_loop;
+pub mod multicall;
+pub mod net;
 pub mod notify_block;
 pub mod options;
 pub mod programs;
+pub mod selfpipe;
 pub mod sni;
 pub mod spawn;
 pub mod sys;
