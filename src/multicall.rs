@@ -9,7 +9,8 @@ use crate::spawn::{self, Invocation};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "s6-networking program [ args... ] | s6-networking --install dir | s6-networking --list";
+const USAGE: &str =
+    "s6-networking program [ args... ] | s6-networking --install dir | s6-networking --list";
 
 fn find(name: &std::ffi::OsStr) -> Option<fn() -> !> {
     ALL.iter()

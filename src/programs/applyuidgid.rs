@@ -23,8 +23,7 @@ pub fn main() -> ! {
 }
 
 fn env_number(name: &str) -> Result<u32> {
-    let v = std::env::var(name)
-        .map_err(|_| Fatal::new(code::USAGE, format!("{name} not set")))?;
+    let v = std::env::var(name).map_err(|_| Fatal::new(code::USAGE, format!("{name} not set")))?;
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Fatal::new(code::USAGE, format!("invalid {name}: {v}")));
     }
@@ -52,10 +51,10 @@ fn run(args: Vec<OsString>) -> Result<i32> {
                 gid = env_number("GID")?;
                 let list = std::env::var("GIDLIST")
                     .map_err(|_| Fatal::new(code::USAGE, "GIDLIST not set"))?;
-                groups = Some(
-                    parse_gidlist(&list)
-                        .ok_or_else(|| Fatal::new(code::USAGE, format!("invalid GIDLIST: {list}")))?,
-                );
+                groups =
+                    Some(parse_gidlist(&list).ok_or_else(|| {
+                        Fatal::new(code::USAGE, format!("invalid GIDLIST: {list}"))
+                    })?);
             }
             _ => {}
         }

@@ -79,10 +79,6 @@ impl Pipe {
     }
 
     fn fill(&mut self) {
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
         loop {
             match rustix::io::read(sys::fd(self.src), &mut self.buf[self.end..]) {
                 Ok(0) => {
@@ -121,6 +117,9 @@ impl Pipe {
                 }
             }
         }
+        // Empty: the whole buffer is free again.
+        self.start = 0;
+        self.end = 0;
         if !self.reading {
             self.finish();
         }

@@ -265,7 +265,11 @@ fn run(args: Vec<OsString>) -> Result<i32> {
     let local = net::local_addr(&sock).map_err(|e| Fatal::sys("get local address and port", e))?;
     let remote = net::peer_addr(&sock).map_err(|e| Fatal::sys("get remote address and port", e))?;
     if o.verbosity >= 2 {
-        info(format!("connected to {} port {}", remote.ip(), remote.port()));
+        info(format!(
+            "connected to {} port {}",
+            remote.ip(),
+            remote.port()
+        ));
     }
     let mut env = EnvEdits::default();
     env.set("PROTO", "TCP");

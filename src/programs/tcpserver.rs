@@ -87,10 +87,16 @@ pub fn main() -> ! {
 pub fn check_ip_port(ip: &OsString, port: &OsString, usage: &str) -> Result<()> {
     let (i, p) = (ip.to_string_lossy(), port.to_string_lossy());
     if net::parse_ip(&i).is_none() {
-        return Err(Fatal::usage_because(usage, format!("invalid IP address: {i}")));
+        return Err(Fatal::usage_because(
+            usage,
+            format!("invalid IP address: {i}"),
+        ));
     }
     if net::parse_port(&p).is_none() {
-        return Err(Fatal::usage_because(usage, format!("invalid port number: {p}")));
+        return Err(Fatal::usage_because(
+            usage,
+            format!("invalid port number: {p}"),
+        ));
     }
     Ok(())
 }
@@ -185,7 +191,12 @@ mod tests {
 
     #[test]
     fn bad_addresses() {
-        for (ip, port) in [("1.2.3", "80"), ("localhost", "80"), ("::1", "65536"), ("::1", "x")] {
+        for (ip, port) in [
+            ("1.2.3", "80"),
+            ("localhost", "80"),
+            ("::1", "65536"),
+            ("::1", "x"),
+        ] {
             let e = check_ip_port(&ip.into(), &port.into(), USAGE).unwrap_err();
             assert_eq!(e.code, 100);
         }

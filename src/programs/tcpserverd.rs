@@ -18,7 +18,8 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
-const USAGE: &str = "s6-tcpserverd [ -1 ] [ -v verbosity ] [ -c maxconn ] [ -C localmaxconn ] prog...";
+const USAGE: &str =
+    "s6-tcpserverd [ -1 ] [ -v verbosity ] [ -c maxconn ] [ -C localmaxconn ] prog...";
 
 /// Upstream's hard cap on `-c`.
 pub const ABSOLUTE_MAXCONN: u32 = 16384;
@@ -316,7 +317,9 @@ impl Server {
                     self.signal_children(&[Signal::TERM, Signal::CONT]);
                 }
                 libc::SIGQUIT => {
-                    say("received SIGQUIT, sending SIGTERM and SIGCONT to all connections and quitting");
+                    say(
+                        "received SIGQUIT, sending SIGTERM and SIGCONT to all connections and quitting",
+                    );
                     self.signal_children(&[Signal::TERM, Signal::CONT]);
                     self.running = false;
                 }
@@ -340,7 +343,10 @@ mod tests {
         let l = limits(0, 0);
         assert_eq!((l.maxconn, l.localmaxconn), (1, 1));
         let l = limits(100_000, 50_000);
-        assert_eq!((l.maxconn, l.localmaxconn), (ABSOLUTE_MAXCONN, ABSOLUTE_MAXCONN));
+        assert_eq!(
+            (l.maxconn, l.localmaxconn),
+            (ABSOLUTE_MAXCONN, ABSOLUTE_MAXCONN)
+        );
         let l = limits(10, 40);
         assert_eq!((l.maxconn, l.localmaxconn), (10, 10));
         let l = limits(40, 2);

@@ -260,8 +260,26 @@ mod tests {
     fn every_option_goes_to_its_program() {
         assert_eq!(
             line(&[
-                "-qv46DhrN", "-t", "9", "-l", "me", "-T3+4", "-i", "::1", "-p", "1234", "-SJyZ",
-                "-K", "500", "--no-verify-cert", "-k", "a.test", "h", "1", "p", "-S"
+                "-qv46DhrN",
+                "-t",
+                "9",
+                "-l",
+                "me",
+                "-T3+4",
+                "-i",
+                "::1",
+                "-p",
+                "1234",
+                "-SJyZ",
+                "-K",
+                "500",
+                "--no-verify-cert",
+                "-k",
+                "a.test",
+                "h",
+                "1",
+                "p",
+                "-S"
             ]),
             "s6-tcpclient -v -4 -6 -D -h -r -N -t 9 -l me -T 3+4 -i ::1 -p 1234 -- h 1 \
              s6-tlsc -v2 -S -J -y --no-verify-cert -Z -K 500 -k a.test -- p -S"

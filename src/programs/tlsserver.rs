@@ -394,7 +394,12 @@ mod tests {
 
     #[test]
     fn bad_values_are_usage_errors() {
-        for bad in [&["-c", "x"][..], &["-G", "1,a"], &["-k", "high"], &["-u", "-1"]] {
+        for bad in [
+            &["-c", "x"][..],
+            &["-G", "1,a"],
+            &["-k", "high"],
+            &["-u", "-1"],
+        ] {
             let args: Vec<OsString> = bad.iter().map(OsString::from).collect();
             let p = options::parse(&args, TABLE, USAGE).unwrap();
             assert_eq!(fold(&p.found).unwrap_err().code, 100, "{bad:?}");
