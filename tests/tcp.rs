@@ -373,33 +373,24 @@ fn client_refused_and_timed_out() {
         "{err}"
     );
 
-    // A listener whose accept queue is full drops new SYNs: the connect
-    // hangs until the timeout.
+    // A server at its -c limit with a full accept queue (-b 1): the
+    // kernel drops new SYNs, so the connect hangs until the timeout.
     let dir = tempfile::tempdir().unwrap();
-    let mut binder = cmd("s6-tcpserver-socketbinder");
-    binder
-        .args(["-b", "1", "127.0.0.1", "0", "sh", "-c"])
-        .arg(format!(
-            "{} 0 > {}; exec sleep 60",
-            "python3 -c 'import socket,sys; print(socket.socket(fileno=0).getsockname()[1])'",
-            dir.path().join("port").display()
-        ));
-    let _binder = Proc::spawn(&mut binder);
-    let end = Instant::now() + T;
-    let port = loop {
-        if let Ok(p) = read(&dir.path().join("port")).trim().parse::<u16>() {
-            break p;
-        }
-        assert!(Instant::now() < end);
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let to = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let srv = tcp_server(
+        dir.path(),
+        "127.0.0.1",
+        &["-c", "1", "-b", "1"],
+        &["sleep", "60"],
+    );
+    let to = srv.addr("127.0.0.1");
+    let _held = connect_from("127.0.0.1", to);
     let mut fill = Vec::new();
     for _ in 0..4 {
         if let Ok(s) = TcpStream::connect_timeout(&to, Duration::from_millis(300)) {
             fill.push(s);
         }
     }
+    let port = srv.port;
     let start = Instant::now();
     let mut c = cmd("s6-tcpclient");
     c.args(["-H", "-T", "1+0", "127.0.0.1", &port.to_string(), "true"]);

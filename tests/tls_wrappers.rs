@@ -482,3 +482,52 @@ fn multicall_binary_runs_the_whole_server_chain() {
     assert_eq!(code_of(Proc::spawn(&mut c).wait(T)), 0, "{}", srv.log());
     assert_eq!(read(&out), "via multicall\n");
 }
+
+/// The README's first example, word for word but for the port: a
+/// certificate fresh from `openssl req`, s6-tlsserver echoing with cat,
+/// s6-tlsclient with s6-ioconnect.
+#[test]
+fn readme_example_with_an_openssl_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes", "-days", "30", "-keyout", "key.pem", "-out", "cert.pem",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut s = cmd("s6-tlsserver");
+    s.current_dir(dir.path())
+        .env("KEYFILE", "key.pem")
+        .env("CERTFILE", "cert.pem")
+        .args(["-1", "-H", "127.0.0.1", "0", "cat"]);
+    let srv = Server::start(&mut s, &dir.path().join("server.log"));
+    let out = dir.path().join("out");
+    let mut c = cmd("s6-tlsclient");
+    c.current_dir(dir.path())
+        .env("CAFILE", "cert.pem")
+        .args([
+            "-k",
+            "localhost",
+            "127.0.0.1",
+            &srv.port.to_string(),
+            "s6-ioconnect",
+        ])
+        .stdin(stdin_file(dir.path(), "in", b"hello\n"))
+        .stdout(stdout_file(&out));
+    assert_eq!(code_of(Proc::spawn(&mut c).wait(T)), 0, "{}", srv.log());
+    assert_eq!(read(&out), "hello\n");
+}

@@ -393,6 +393,23 @@ mod tests {
     }
 
     #[test]
+    fn every_long_name_of_the_spec_is_known() {
+        let spec = "--quiet --normally-verbose --verbose --notify --proxy --envuidgid \
+            --global-max-connections=1 --local-max-connections=1 --backlog=1 --gidlist=1 \
+            --gid=1 --uid=1 --local-name=a --banner=b --timeout=1 --rules-directory=d \
+            --rules-file=f --no-dns --dns --hosts --no-hosts --ident --no-ident --paranoid \
+            --no-paranoid --nagle --no-nagle --strict-resolution --no-strict-resolution \
+            --close-notify --no-close-notify --enforce-close-notify --no-enforce-close-notify \
+            --client-cert --mandatory-client-cert --keep --no-keep --handshake-timeout=1 \
+            --sni-level=1 --sni --mandatory-sni";
+        let mut args: Vec<OsString> = spec.split_whitespace().map(OsString::from).collect();
+        args.extend(["::", "1", "p"].map(OsString::from));
+        let p = options::parse(&args, TABLE, USAGE).unwrap();
+        assert_eq!(p.rest.len(), 3);
+        fold(&p.found).unwrap();
+    }
+
+    #[test]
     fn bad_values_are_usage_errors() {
         for bad in [
             &["-c", "x"][..],
