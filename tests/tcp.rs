@@ -71,6 +71,18 @@ fn client_local_options_and_names() {
     let e = env_of(&read(&out));
     assert_eq!(e["TCPLOCALIP"], "127.0.0.2");
     assert_eq!(e["TCPLOCALHOST"], "me.test");
+    // IDENT is not supported: -r warns and goes on without TCPREMOTEINFO.
+    let mut c = cmd("s6-tcpclient");
+    c.env("TCPREMOTEINFO", "stale")
+        .args(["-H", "-r", "127.0.0.1", &srv.port.to_string(), "sh", "-c"])
+        .arg(format!("env > {}", out.display()));
+    let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("s6-tcpclient: warning: IDENT lookups (-r) are not supported"),
+        "{err}"
+    );
+    assert!(!env_of(&read(&out)).contains_key("TCPREMOTEINFO"));
     // Without -H the names come from the hosts file (127.0.0.1 is
     // localhost there), so no query leaves the machine.
     let mut c = cmd("s6-tcpclient");

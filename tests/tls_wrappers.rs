@@ -428,12 +428,29 @@ fn multicall_binary_runs_the_whole_client_chain() {
             .unwrap()
             .success()
     );
+    // Links elsewhere: siblings run as `<exe> <name>`.
     let ioc = links.join("s6-ioconnect");
     run(
         &links.join("s6-tlsclient"),
         &[],
         &[ioc.to_str().unwrap()],
         "symlinks",
+    );
+    // Links next to the binary: siblings run through them.
+    assert!(
+        Command::new(&exe)
+            .arg("--install")
+            .arg(&alone)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let ioc = alone.join("s6-ioconnect");
+    run(
+        &alone.join("s6-tlsclient"),
+        &[],
+        &[ioc.to_str().unwrap()],
+        "next-to-it",
     );
 
     let list = Command::new(&exe).arg("--list").output().unwrap();
