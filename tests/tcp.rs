@@ -582,3 +582,33 @@ fn ioconnect_copies_both_ways_and_half_closes() {
     expect_fail("s6-ioconnect", &["-r", "1"], 100, "3 or more");
     expect_fail("s6-ioconnect", &["extra"], 100, "usage:");
 }
+
+fn set_nofile(pid: u32, n: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: n,
+        rlim_max: 4096.max(n),
+    };
+    // SAFETY: prlimit(2) on our own child, reading one live rlimit.
+    let r = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &lim, std::ptr::null_mut()) };
+    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn out_of_fds_pauses_accepting_instead_of_spinning() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = tcp_server(dir.path(), "127.0.0.1", &[], UP_THEN_CAT);
+    // No fd left for a new connection.
+    set_nofile(srv.pid(), srv.lowest_free_fd());
+    let mut s = connect_from("127.0.0.1", srv.addr("127.0.0.1"));
+    srv.wait_log("unable to accept", 1);
+    std::thread::sleep(Duration::from_millis(2500));
+    let tries = srv.log().matches("unable to accept").count();
+    assert!(
+        tries <= 4,
+        "{tries} accept attempts in 2.5 s: {}",
+        srv.log()
+    );
+    // Once fds are back, the waiting client is served.
+    set_nofile(srv.pid(), 1024);
+    assert_eq!(read_line(&mut s, T).unwrap(), "up 0");
+}

@@ -9,7 +9,7 @@ use crate::net;
 use crate::options::{self, Opt};
 use crate::selfpipe::SelfPipe;
 use crate::sys;
-use rustix::event::{PollFd, PollFlags};
+use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal, WaitOptions};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -17,6 +17,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const USAGE: &str =
     "s6-tcpserverd [ -1 ] [ -v verbosity ] [ -c maxconn ] [ -C localmaxconn ] prog...";
@@ -58,6 +59,10 @@ struct Server {
     /// Open connections per client address.
     per_ip: HashMap<IpAddr, u32>,
     running: bool,
+    /// After accept failed for lack of fds or memory, the listening socket
+    /// stays readable: stop asking until a child ends or a second passes,
+    /// instead of spinning.
+    paused_until: Option<Instant>,
 }
 
 fn run(args: Vec<OsString>) -> Result<i32> {
@@ -117,14 +122,26 @@ fn run(args: Vec<OsString>) -> Result<i32> {
         children: HashMap::new(),
         per_ip: HashMap::new(),
         running: true,
+        paused_until: None,
     };
     while server.running {
-        let accepting = server.children.len() < server.limits.maxconn as usize;
+        if server.paused_until.is_some_and(|t| Instant::now() >= t) {
+            server.paused_until = None;
+        }
+        let accepting =
+            server.paused_until.is_none() && server.children.len() < server.limits.maxconn as usize;
         let mut set = vec![PollFd::from_borrowed_fd(pipe.fd(), PollFlags::IN)];
         if accepting {
             set.push(PollFd::from_borrowed_fd(listener, PollFlags::IN));
         }
-        match rustix::event::poll(&mut set, None) {
+        let timeout = server.paused_until.map(|t| {
+            let d = t.saturating_duration_since(Instant::now());
+            Timespec {
+                tv_sec: d.as_secs() as _,
+                tv_nsec: d.subsec_nanos() as _,
+            }
+        });
+        match rustix::event::poll(&mut set, timeout.as_ref()) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(Fatal::sys("poll", e)),
@@ -167,6 +184,15 @@ impl Server {
                 Err(e) => {
                     if self.verbosity >= 1 {
                         warn(format!("unable to accept: {e}"));
+                    }
+                    if matches!(
+                        e,
+                        rustix::io::Errno::MFILE
+                            | rustix::io::Errno::NFILE
+                            | rustix::io::Errno::NOBUFS
+                            | rustix::io::Errno::NOMEM
+                    ) {
+                        self.paused_until = Some(Instant::now() + Duration::from_secs(1));
                     }
                     return;
                 }
@@ -246,6 +272,7 @@ impl Server {
         let Some(ip) = self.children.remove(&pid) else {
             return;
         };
+        self.paused_until = None;
         let left = match self.per_ip.get_mut(&ip) {
             Some(n) if *n > 1 => {
                 *n -= 1;

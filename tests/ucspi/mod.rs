@@ -70,6 +70,15 @@ impl Server {
             .count()
     }
 
+    /// The number the server's next fd would get.
+    pub fn lowest_free_fd(&self) -> u64 {
+        let used: Vec<u64> = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        (0..).find(|n| !used.contains(n)).unwrap()
+    }
+
     /// Resident memory of the server process, KiB.
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
