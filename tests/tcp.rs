@@ -414,6 +414,26 @@ fn client_refused_and_timed_out() {
         took >= Duration::from_millis(900) && took < Duration::from_secs(10),
         "{took:?}"
     );
+    // The global -t caps the connection timeouts.
+    let start = Instant::now();
+    let mut c = cmd("s6-tcpclient");
+    c.args([
+        "-H",
+        "-t",
+        "1",
+        "-T",
+        "30+30",
+        "127.0.0.1",
+        &port.to_string(),
+        "true",
+    ]);
+    let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+    let took = start.elapsed();
+    assert_eq!(code, 111, "{err}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
 }
 
 #[test]
@@ -579,6 +599,20 @@ fn ioconnect_copies_both_ways_and_half_closes() {
     send_all_then_shutdown(mine, down.clone()).join().unwrap();
     assert_eq!(code_of(c.wait(T)), 0);
     assert_same(&std::fs::read(&out).unwrap(), &down, "fd 6 to stdout");
+    // -t: nothing moves for that long, it gives up.
+    let (_keep, idle) = tcp_pair();
+    let (r, w) = rustix::pipe::pipe().unwrap();
+    let mut c = cmd("s6-ioconnect");
+    c.args(["-t", "300"])
+        .stdin(Stdio::from(r))
+        .stdout(Stdio::null());
+    with_fds(&mut c, &[(raw(&idle), 6), (raw(&idle), 7)]);
+    let start = Instant::now();
+    let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("s6-ioconnect: fatal: timed out"), "{err}");
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    drop(w);
     expect_fail("s6-ioconnect", &["-r", "1"], 100, "3 or more");
     expect_fail("s6-ioconnect", &["extra"], 100, "usage:");
 }
