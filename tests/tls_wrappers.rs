@@ -548,3 +548,67 @@ fn readme_example_with_an_openssl_certificate() {
     assert_eq!(code_of(Proc::spawn(&mut c).wait(T)), 0, "{}", srv.log());
     assert_eq!(read(&out), "hello\n");
 }
+
+#[test]
+fn tlsserver_runs_prog_with_dropped_privileges() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("not root: skipped");
+        return;
+    }
+    let pki = Pki::new();
+    let prog = ["sh", "-c", "id -u; id -g; echo ${UID-unset}"];
+    for (opts, env) in [
+        (&["-u", "65534", "-g", "65533"][..], None),
+        (&["-U"][..], Some(("65534", "65533"))),
+    ] {
+        let mut c = cmd("s6-tlsserver");
+        c.env("KEYFILE", &pki.server.key_pem)
+            .env("CERTFILE", &pki.server.cert_pem)
+            .args(["-1", "-H"])
+            .args(opts)
+            .args(["127.0.0.1", "0"])
+            .args(prog);
+        if let Some((u, g)) = env {
+            c.env("UID", u).env("GID", g).env("GIDLIST", "");
+        }
+        let srv = Server::start(&mut c, &pki.path(&format!("priv-{}.log", unique())));
+        let out = pki.path("priv.out");
+        let mut cl = tls_client(&pki, "127.0.0.1", srv.port, &[], &["s6-ioconnect"]);
+        cl.stdin(Stdio::null()).stdout(stdout_file(&out));
+        assert_eq!(code_of(Proc::spawn(&mut cl).wait(T)), 0, "{}", srv.log());
+        // The key was read as root by the engine; prog runs as 65534.
+        assert_eq!(read(&out), "65534\n65533\nunset\n", "{opts:?}");
+    }
+}
+
+#[test]
+fn client_certificates_pass_through_both_wrappers() {
+    let pki = Pki::new();
+    let mut c = cmd("s6-tlsserver");
+    c.env("KEYFILE", &pki.server.key_pem)
+        .env("CERTFILE", &pki.server.cert_pem)
+        .env("CAFILE", &pki.ca_file)
+        .args(["-1", "-H", "-y", "127.0.0.1", "0", "env"]);
+    let srv = Server::start(&mut c, &pki.path("cc.log"));
+    let out = pki.path("cc.out");
+    let mut cl = tls_client(&pki, "127.0.0.1", srv.port, &["-y"], &["s6-ioconnect"]);
+    cl.env("KEYFILE", &pki.client.key_pem)
+        .env("CERTFILE", &pki.client.cert_pem)
+        .stdin(Stdio::null())
+        .stdout(stdout_file(&out));
+    assert_eq!(code_of(Proc::spawn(&mut cl).wait(T)), 0, "{}", srv.log());
+    let e = env_of(&read(&out));
+    assert!(
+        e["SSL_PEER_CERT_SUBJECT"].contains("CN=client.test"),
+        "{e:?}"
+    );
+    // Without a certificate, the server refuses the handshake (with TLS
+    // 1.3 the client learns it after its own side is done): prog gets
+    // nothing and the server's engine says why.
+    let out2 = pki.path("cc2.out");
+    let mut cl = tls_client(&pki, "127.0.0.1", srv.port, &[], &["s6-ioconnect"]);
+    cl.stdin(Stdio::null()).stdout(stdout_file(&out2));
+    let (_, err) = Proc::spawn(piped_stderr(&mut cl)).finish(T);
+    assert_eq!(read(&out2), "", "{err}");
+    srv.wait_log("s6-tlsd-io: fatal:", 1);
+}
