@@ -6,22 +6,54 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 
-/// Where to run sibling `name` from: next to the running executable when
-/// it is there (an unpacked tarball or a build directory works without
-/// touching PATH), else `name` itself, for a PATH search.
-pub fn sibling(name: &str) -> OsString {
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .as_deref()
-        .and_then(|p| p.parent())
-    {
+/// How this process was started: as a program of its own (`s6-tlsc`),
+/// or as the multicall binary, through a symlink named after a program
+/// or as `s6-networking <program> args...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invocation {
+    /// One program per executable (what `cargo install` gives).
+    Single,
+    /// The multicall binary, called by a program's name.
+    MulticallByName,
+    /// The multicall binary, called as `s6-networking <program> args...`.
+    MulticallSubcommand,
+}
+
+static INVOCATION: OnceLock<Invocation> = OnceLock::new();
+
+/// Records how the multicall binary dispatched, before the program runs.
+pub fn set_invocation(how: Invocation) {
+    let _ = INVOCATION.set(how);
+}
+
+pub fn invocation() -> Invocation {
+    INVOCATION.get().copied().unwrap_or(Invocation::Single)
+}
+
+/// How to run sibling program `name`, as an argv prefix:
+/// - next to the running executable when it is there (an unpacked
+///   tarball, a build directory, or the multicall binary's symlinks work
+///   without touching PATH): `[dir/name]`;
+/// - else, when this is the multicall binary and `name` is one of its
+///   programs: `[this-executable, name]`, which needs no symlink at all;
+/// - else `[name]`, for a PATH search.
+pub fn sibling(name: &str) -> Vec<OsString> {
+    let exe = std::env::current_exe().ok();
+    if let Some(dir) = exe.as_deref().and_then(|p| p.parent()) {
         let candidate: PathBuf = dir.join(name);
         if is_executable(&candidate) {
-            return candidate.into_os_string();
+            return vec![candidate.into_os_string()];
         }
     }
-    OsString::from(name)
+    if let Some(exe) = exe
+        && invocation() != Invocation::Single
+        && crate::programs::ALL.iter().any(|(n, _)| *n == name)
+    {
+        return vec![exe.into_os_string(), OsString::from(name)];
+    }
+    vec![OsString::from(name)]
 }
 
 fn is_executable(p: &std::path::Path) -> bool {
@@ -116,7 +148,12 @@ pub fn tls_variables() -> Vec<OsString> {
     v
 }
 
-/// The arguments after argv\[0\].
+/// The program's arguments: after argv\[0\], or after argv\[1\] when the
+/// multicall binary was called as `s6-networking <program> args...`.
 pub fn args() -> Vec<OsString> {
-    std::env::args_os().skip(1).collect()
+    let skip = match invocation() {
+        Invocation::MulticallSubcommand => 2,
+        _ => 1,
+    };
+    std::env::args_os().skip(skip).collect()
 }

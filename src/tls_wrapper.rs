@@ -54,11 +54,9 @@ pub fn interpose_engine(
             vec![notif_w, to_engine_r, to_app_w],
         ),
     };
-    let mut argv: Vec<OsString> = vec![
-        spawn::sibling(name),
-        "-d".into(),
-        passed[0].as_raw_fd().to_string().into(),
-    ];
+    let mut argv: Vec<OsString> = spawn::sibling(name);
+    argv.push("-d".into());
+    argv.push(passed[0].as_raw_fd().to_string().into());
     argv.extend(o.engine_args());
     argv.push("--".into());
     let engine_fds = match side {
