@@ -39,7 +39,7 @@ fn other_bin_dir() -> Option<PathBuf> {
 /// `cmd` for the program of the same name built in `dir` (with `dir` first
 /// on PATH, so that it finds its own engine).
 fn cmd_in(dir: &Path, name: &str) -> Command {
-    let mut c = cmd(name);
+    let c = cmd(name);
     let mut o = Command::new(dir.join(name));
     for (k, v) in c.get_envs() {
         match v {
