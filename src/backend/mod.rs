@@ -144,3 +144,6 @@ pub trait TlsBackend {
     fn server(settings: ServerSettings) -> Result<Self::Session, Fatal>;
     fn sha256(data: &[u8]) -> [u8; 32];
 }
+
+#[cfg(test)]
+mod tests;
