@@ -55,6 +55,14 @@ use std::sync::Arc;
 const RECV_LIMIT: usize = 16 * 1024 + 512;
 const SEND_LIMIT: usize = 16 * 1024;
 
+/// The TLS 1.2 suites the server accepts: forward-secret AEAD ones, the
+/// same set as rustls's (TLS 1.3 suites are not configurable, and the same
+/// three on both). The client keeps BoringSSL's wider default, to reach
+/// legacy servers.
+const SERVER_TLS12_SUITES: &str = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:\
+    ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:\
+    ECDHE-RSA-CHACHA20-POLY1305";
+
 /// From BoringSSL's ssl.h (not exported by the `boring` crate).
 const SSL_AD_REASON_OFFSET: i32 = 1000;
 
@@ -188,6 +196,8 @@ fn server_context(
 ) -> Result<SslContextBuilder, Fatal> {
     let mut b = context_builder()?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(setup_error)?;
+    b.set_strict_cipher_list(SERVER_TLS12_SUITES)
         .map_err(setup_error)?;
     // One process per connection: a ticket could never be used.
     b.set_options(SslOptions::NO_TICKET);
