@@ -464,7 +464,13 @@ impl TlsSession for Session {
     }
 
     fn take_ciphertext(&mut self, buf: &mut [u8]) -> usize {
-        self.stream.get_mut().outgoing.read(buf).unwrap_or(0)
+        // A ring buffer reads one contiguous half at a time.
+        let out = &mut self.stream.get_mut().outgoing;
+        let mut n = 0;
+        while n < buf.len() && !out.is_empty() {
+            n += out.read(&mut buf[n..]).unwrap_or(0);
+        }
+        n
     }
 
     fn accepts_cleartext(&self) -> bool {
