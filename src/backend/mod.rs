@@ -13,8 +13,18 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 #[cfg(feature = "rustls")]
 pub mod rustls;
 
-#[cfg(feature = "rustls")]
+#[cfg(feature = "boring")]
+pub mod boring;
+
+// BoringSSL wins when both are enabled, so that `--features boring` alone
+// selects it without `--no-default-features`.
+#[cfg(feature = "boring")]
+pub use self::boring::Boring as Backend;
+#[cfg(all(feature = "rustls", not(feature = "boring")))]
 pub use self::rustls::Rustls as Backend;
+
+#[cfg(not(any(feature = "rustls", feature = "boring")))]
+compile_error!("enable a TLS backend: feature `rustls` (the default) or `boring`");
 
 /// A fatal TLS error: the session is dead, and whatever ciphertext is still
 /// queued (an alert) should be flushed before the engine exits 98.
@@ -134,3 +144,6 @@ pub trait TlsBackend {
     fn server(settings: ServerSettings) -> Result<Self::Session, Fatal>;
     fn sha256(data: &[u8]) -> [u8; 32];
 }
+
+#[cfg(test)]
+mod tests;
