@@ -21,7 +21,13 @@ pub fn encode(info: &HandshakeInfo, sha256: fn(&[u8]) -> [u8; 32]) -> Vec<u8> {
         ("SSL_PROTOCOL", info.protocol.clone()),
         ("SSL_CIPHER", info.cipher.clone()),
     ];
-    if let Some(name) = &info.server_name {
+    // An IP address is never sent as SNI (RFC 6066), so it is no server
+    // name to report, even when the client checked the certificate for it.
+    if let Some(name) = info
+        .server_name
+        .as_ref()
+        .filter(|n| n.parse::<std::net::IpAddr>().is_err())
+    {
         vars.push(("SSL_TLS_SNI_SERVERNAME", name.clone()));
     }
     if let Some(cert) = &info.peer_cert {
@@ -106,6 +112,16 @@ mod tests {
             vars[2],
             ("SSL_TLS_SNI_SERVERNAME".into(), Some("example.org".into()))
         );
+    }
+
+    #[test]
+    fn an_ip_address_is_no_server_name() {
+        let info = HandshakeInfo {
+            server_name: Some("127.0.0.1".into()),
+            ..Default::default()
+        };
+        let vars = decode(&encode(&info, fake_hash)).unwrap();
+        assert!(vars.iter().all(|(k, _)| k != "SSL_TLS_SNI_SERVERNAME"));
     }
 
     #[test]
