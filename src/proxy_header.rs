@@ -867,6 +867,19 @@ mod tests {
                 _ => b"",
             };
             bytes.splice(0..0, prefix.iter().copied());
+            // Fed as proxy-server reads: a header is exactly what was read.
+            let mut have = 0;
+            while let Ok(Progress::NeedMore(n)) = parse(&bytes[..have], Versions::BOTH) {
+                have += n;
+                if have > bytes.len() {
+                    break;
+                }
+            }
+            if have <= bytes.len()
+                && let Ok(Progress::Done(h)) = parse(&bytes[..have], Versions::BOTH)
+            {
+                assert_eq!(h.len, have);
+            }
             for have in 0..=bytes.len() {
                 match parse(&bytes[..have], Versions::BOTH) {
                     Ok(Progress::NeedMore(n)) => assert!(n > 0),

@@ -364,3 +364,45 @@ fn usage_errors() {
         "s6-ucspitlsc: fatal: unable to check network fds: Bad file descriptor\n"
     );
 }
+
+#[test]
+fn tls_variables_reach_prog_only_with_keep() {
+    for (flag, kept) in [("-z", false), ("-Z", true)] {
+        let pki = Pki::new();
+        let (mut peer, sock) = tcp_pair();
+        let mut c = cmd("s6-ucspitlsd");
+        c.env("KEYFILE", &pki.server.key_pem)
+            .env("CERTFILE", &pki.server.cert_pem)
+            .env("KEYFILE:a.test", &pki.wildcard.key_pem)
+            .env("CERTFILE:a.test", &pki.wildcard.cert_pem)
+            .env("TLS_UID", "65534")
+            .args([flag, "env"])
+            .stdin(owned(sock.try_clone().unwrap()))
+            .stdout(owned(sock))
+            .stderr(Stdio::piped());
+        let mut p = Proc::spawn(&mut c);
+        // The Command still holds our copies of the socket.
+        drop(c);
+        let (code, err) = p.finish(LIMIT);
+        assert_eq!(code, 0, "{err}");
+        peer.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut env = String::new();
+        peer.read_to_string(&mut env).unwrap();
+        for k in [
+            "KEYFILE=",
+            "CERTFILE=",
+            "KEYFILE:a.test=",
+            "CERTFILE:a.test=",
+            "TLS_UID=",
+        ] {
+            assert_eq!(
+                env.lines().any(|l| l.starts_with(k)),
+                kept,
+                "{flag} {k}\n{env}"
+            );
+        }
+        for k in ["SSLCTLFD=", "SSLREADFD=", "SSLWRITEFD="] {
+            assert!(env.lines().any(|l| l.starts_with(k)), "{env}");
+        }
+    }
+}
