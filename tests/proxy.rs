@@ -317,22 +317,22 @@ fn error_paths() {
         (
             b"PROXY TCP4 1.2.3.4".to_vec(),
             111,
-            "unable to read from stdin: end of file after 18 bytes, in the middle of the PROXY header",
+            "unable to read from stdin: end of file after 18 bytes of the PROXY header",
         ),
         (
             b"PROXY".to_vec(),
             111,
-            "unable to read from stdin: end of file after 5 bytes, in the middle of the PROXY header",
+            "unable to read from stdin: end of file after 5 bytes of the PROXY header",
         ),
         (
             v2(1, 0x11, &v2_ip4)[..20].to_vec(),
             111,
-            "unable to read from stdin: end of file after 20 bytes, in the middle of the PROXY header",
+            "unable to read from stdin: end of file after 20 bytes of the PROXY header",
         ),
         (
             b"".to_vec(),
             111,
-            "unable to read from stdin: end of file after 0 bytes, in the middle of the PROXY header",
+            "unable to read from stdin: end of file before the PROXY header",
         ),
         (long, 1, "PROXY line too long"),
         (

@@ -99,10 +99,11 @@ fn read_more(buf: &mut Vec<u8>, n: usize, deadline: Option<Instant>) -> Result<(
         }
         match rustix::io::read(stdin, &mut buf[start..]) {
             Ok(0) => {
-                return Err(Fatal::sys(
-                    "read from stdin",
-                    format!("end of file after {start} bytes, in the middle of the PROXY header"),
-                ));
+                let why = match start {
+                    0 => "end of file before the PROXY header".to_string(),
+                    n => format!("end of file after {n} bytes of the PROXY header"),
+                };
+                return Err(Fatal::sys("read from stdin", why));
             }
             Ok(got) => {
                 buf.truncate(start + got);
