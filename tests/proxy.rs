@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -58,21 +58,29 @@ fn tls_client(pki: &Pki, sock: &TcpStream, input: &Path, output: &Path) -> Proc 
     Proc::spawn(&mut c)
 }
 
-/// Is something listening on 127.0.0.1:port? (Read from the kernel, so
-/// that asking does not open a connection through the proxy.)
-fn listening(port: u16) -> bool {
-    let needle = format!("0100007F:{port:04X} 00000000:0000 0A");
-    std::fs::read_to_string("/proc/net/tcp")
-        .map(|t| t.contains(&needle))
+/// Is something listening on `addr`? (Read from the kernel, so that
+/// asking does not open a connection through the proxy.)
+fn listening(addr: &SocketAddr) -> bool {
+    let (table, local) = match addr.ip() {
+        IpAddr::V4(ip) => (
+            "/proc/net/tcp",
+            format!("{:08X}", u32::from_le_bytes(ip.octets())),
+        ),
+        IpAddr::V6(ip) => (
+            "/proc/net/tcp6",
+            ip.octets()
+                .chunks(4)
+                .map(|w| format!("{:08X}", u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+                .collect(),
+        ),
+    };
+    let needle = format!("{local}:{:04X} ", addr.port());
+    std::fs::read_to_string(table)
+        .map(|t| {
+            t.lines()
+                .any(|l| l.contains(&needle) && l.split_whitespace().nth(3) == Some("0A"))
+        })
         .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn haproxy_bin() -> PathBuf {
@@ -88,25 +96,41 @@ fn haproxy_bin() -> PathBuf {
     panic!("haproxy is not installed (apt-get install haproxy)");
 }
 
+/// Is IPv6 loopback usable here? (Some containers have it disabled.)
+fn have_ipv6() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
 #[test]
 fn haproxy_send_proxy_v1_and_v2_in_front_of_s6_tlsd() {
     let pki = Pki::new();
     let backend = TcpListener::bind("127.0.0.1:0").unwrap();
     let backend_port = backend.local_addr().unwrap().port();
-    let (v1_port, v2_port) = (free_port(), free_port());
-    let cfg = file(
-        pki.dir.path(),
-        "haproxy.cfg",
-        format!(
-            "global\n    maxconn 50\n\
-             defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n\
-             frontend v1\n    bind 127.0.0.1:{v1_port}\n    default_backend b1\n\
-             frontend v2\n    bind 127.0.0.1:{v2_port}\n    default_backend b2\n\
-             backend b1\n    server s 127.0.0.1:{backend_port} send-proxy\n\
-             backend b2\n    server s 127.0.0.1:{backend_port} send-proxy-v2\n"
-        )
-        .as_bytes(),
-    );
+    // (frontend address, PROXY version): a frontend each, all proxying to
+    // the one backend socket this test accepts on.
+    let mut frontends: Vec<(IpAddr, &str)> = vec![
+        (Ipv4Addr::LOCALHOST.into(), "send-proxy"),
+        (Ipv4Addr::LOCALHOST.into(), "send-proxy-v2"),
+    ];
+    if have_ipv6() {
+        frontends.push((Ipv6Addr::LOCALHOST.into(), "send-proxy"));
+        frontends.push((Ipv6Addr::LOCALHOST.into(), "send-proxy-v2"));
+    } else {
+        eprintln!("no IPv6 loopback here: TCP6 through HAProxy not tested");
+    }
+    let mut cfg = "global\n    maxconn 50\n\
+                   defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 30s\n    timeout server 30s\n"
+        .to_string();
+    let mut addrs = Vec::new();
+    for (i, (ip, send)) in frontends.iter().enumerate() {
+        let addr = TcpListener::bind((*ip, 0)).unwrap().local_addr().unwrap();
+        cfg += &format!(
+            "frontend f{i}\n    bind {addr}\n    default_backend b{i}\n\
+             backend b{i}\n    server s 127.0.0.1:{backend_port} {send}\n"
+        );
+        addrs.push(addr);
+    }
+    let cfg = file(pki.dir.path(), "haproxy.cfg", cfg.as_bytes());
     let mut h = Command::new(haproxy_bin());
     h.arg("-db")
         .arg("-f")
@@ -115,7 +139,7 @@ fn haproxy_send_proxy_v1_and_v2_in_front_of_s6_tlsd() {
         .stderr(Stdio::piped());
     let mut haproxy = Proc::spawn(&mut h);
     let start = Instant::now();
-    while !(listening(v1_port) && listening(v2_port)) {
+    while !addrs.iter().all(listening) {
         if let Some(st) = haproxy.try_wait(Duration::from_millis(20)) {
             let (_, err) = haproxy.finish(LIMIT);
             panic!("haproxy exited with {st}: {err}");
@@ -123,20 +147,20 @@ fn haproxy_send_proxy_v1_and_v2_in_front_of_s6_tlsd() {
         assert!(start.elapsed() < LIMIT, "haproxy does not listen");
     }
 
-    for (i, port) in [v1_port, v2_port].into_iter().enumerate() {
+    for (i, (addr, (_, send))) in addrs.iter().zip(&frontends).enumerate() {
         let envfile = pki.path(&format!("env{i}"));
         let input = file(pki.dir.path(), &format!("in{i}"), &data(300_000, i as u64));
         let output = pki.path(&format!("out{i}"));
-        let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let sock = TcpStream::connect(addr).unwrap();
         let client_addr = sock.local_addr().unwrap();
         let mut client = tls_client(&pki, &sock, &input, &output);
         drop(sock);
         let (conn, proxy_side) = backend.accept().unwrap();
         let mut server = spawn_server_chain(&pki, conn, &[], &echo_prog(&envfile));
         let (code, err) = client.finish(LIMIT);
-        assert_eq!(code, 0, "client via send-proxy{}: {err}", ["", "-v2"][i]);
+        assert_eq!(code, 0, "client via {addr} {send}: {err}");
         let (code, err) = server.finish(LIMIT);
-        assert_eq!(code, 0, "server chain: {err}");
+        assert_eq!(code, 0, "server chain via {addr} {send}: {err}");
         assert_same(
             &std::fs::read(&output).unwrap(),
             &std::fs::read(&input).unwrap(),
@@ -146,7 +170,14 @@ fn haproxy_send_proxy_v1_and_v2_in_front_of_s6_tlsd() {
         let env = std::fs::read_to_string(&envfile).unwrap();
         assert_eq!(
             env,
-            format!("TCP 127.0.0.1 {} 127.0.0.1 {port}\n", client_addr.port())
+            format!(
+                "TCP {} {} {} {}\n",
+                client_addr.ip(),
+                client_addr.port(),
+                addr.ip(),
+                addr.port()
+            ),
+            "via {addr} {send}"
         );
         assert_ne!(proxy_side.port(), client_addr.port());
     }
