@@ -238,11 +238,16 @@ fn ucspitlsc_upgrades_to_aiosmtpd_without_notification() {
 /// s6-ucspitlsd running `ucspi_probe.py` with `args` over an accepted
 /// socket; the test keeps the peer end.
 fn probe(pki: &Pki, args: &[&str]) -> (Proc, TcpStream, PathBuf) {
+    probe_with(pki, &[], args)
+}
+
+fn probe_with(pki: &Pki, flags: &[&str], args: &[&str]) -> (Proc, TcpStream, PathBuf) {
     let report = pki.path("report");
     let (peer, sock) = tcp_pair();
     let mut c = cmd("s6-ucspitlsd");
     c.env("KEYFILE", &pki.server.key_pem)
         .env("CERTFILE", &pki.server.cert_pem)
+        .args(flags)
         .arg("python3")
         .arg(script("ucspi_probe.py"))
         .arg(&report)
@@ -405,4 +410,32 @@ fn tls_variables_reach_prog_only_with_keep() {
             assert!(env.lines().any(|l| l.starts_with(k)), "{env}");
         }
     }
+}
+
+#[test]
+fn verbose_child_says_what_prog_chose() {
+    let pki = Pki::new();
+    let (mut p, _peer, report) = probe_with(&pki, &["-v2"], &["close"]);
+    let pid = p.pid();
+    let (code, err) = p.finish(LIMIT);
+    assert_eq!(code, 7);
+    assert_eq!(text(&report), "child=0\n");
+    assert_eq!(
+        err,
+        format!("s6-ucspitlsd: info: pid {pid} declined opportunistic TLS\n")
+    );
+
+    // Accepted, then the engine fails on a peer that is not TLS.
+    let (mut p, mut peer, report) = probe_with(&pki, &["-v", "2"], &["start", "y"]);
+    let pid = p.pid();
+    peer.write_all(b"not a ClientHello\r\n\r\n\r\n").unwrap();
+    let (code, err) = p.finish(LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert!(text(&report).starts_with("child=98\n"));
+    assert!(
+        err.starts_with(&format!(
+            "s6-ucspitlsd: info: pid {pid} accepted opportunistic TLS\ns6-tlsd-io: fatal: "
+        )),
+        "{err}"
+    );
 }
