@@ -99,3 +99,39 @@ pub fn drop_privileges(
     }
     Ok(())
 }
+
+/// Which side of a [`fork`] we are on.
+pub enum Forked {
+    Parent,
+    Child,
+}
+
+/// Splits the process in two. Only call it while the process has a single
+/// thread (every program of the suite is single-threaded): the child then
+/// owns a full copy of a consistent address space and may do anything.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: fork has no memory effects on this process; the child is
+    // sound because the suite's programs never start threads, so no lock
+    // or allocator state can be left half-taken by another thread.
+    match unsafe { libc::fork() } {
+        r if r < 0 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        _ => Ok(Forked::Parent),
+    }
+}
+
+/// Puts each `(from, to)` source onto fd number `to`, with close-on-exec
+/// cleared, whatever the overlaps between sources and targets: every
+/// source is first copied above all the targets, then moved down.
+pub fn move_fds(moves: &[(RawFd, RawFd)]) -> io::Result<()> {
+    let floor = moves.iter().map(|&(_, to)| to).max().unwrap_or(0) + 1;
+    let mut tmp = Vec::with_capacity(moves.len());
+    for &(from, _) in moves {
+        let t = rustix::io::fcntl_dupfd_cloexec(fd(from), floor)?;
+        tmp.push(t);
+    }
+    for (t, &(_, to)) in tmp.iter().zip(moves) {
+        dup_to(std::os::fd::AsRawFd::as_raw_fd(t), to)?;
+    }
+    Ok(())
+}

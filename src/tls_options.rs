@@ -2,7 +2,7 @@
 //! UCSPI-TLS programs, and how the wrappers pass them on to an engine.
 
 use crate::backend::ClientAuth;
-use crate::fatal::Result;
+use crate::fatal::{Fatal, Result, code};
 use crate::options::{Found, Opt};
 use std::ffi::OsString;
 
@@ -145,6 +145,68 @@ impl TlsOptions {
     }
 }
 
+/// What `s6-tlsc`, `s6-tlsd`, `s6-ucspitlsc` and `s6-ucspitlsd` take: the
+/// TLS options, `-Z`/`-z`, the network fds (client: `-6`/`-7`, default
+/// 6/7; server: always 0/1) and prog.
+#[derive(Debug)]
+pub struct WrapperArgs {
+    pub tls: TlsOptions,
+    /// `-Z`: prog keeps the TLS variables.
+    pub keep: bool,
+    /// The network fds: read, write.
+    pub net: [i32; 2],
+    pub prog: Vec<OsString>,
+}
+
+/// Parses a wrapper's command line for `side`.
+pub fn parse_wrapper(side: Side, args: &[OsString], usage: &str) -> Result<WrapperArgs> {
+    let fd_opts = [Opt::value("6 read-fd"), Opt::value("7 write-fd")];
+    let own: Vec<Opt> = match side {
+        Side::Client => [KEEP, &fd_opts[..]].concat(),
+        Side::Server => KEEP.to_vec(),
+    };
+    let parsed = crate::options::parse(args, &table(side, &own), usage)?;
+    let mut w = WrapperArgs {
+        tls: TlsOptions::new(side),
+        keep: false,
+        net: match side {
+            Side::Client => [6, 7],
+            Side::Server => [0, 1],
+        },
+        prog: parsed.rest,
+    };
+    for f in &parsed.found {
+        if w.tls.apply(f, usage)? {
+            continue;
+        }
+        match f.key {
+            "Z" => w.keep = true,
+            "z" => w.keep = false,
+            "6" | "7" => {
+                let fd: i32 = f.number(usage)?;
+                if fd < 3 {
+                    return Err(Fatal::new(
+                        code::USAGE,
+                        format!("-{} must be 3 or more", f.key),
+                    ));
+                }
+                w.net[usize::from(f.key == "7")] = fd;
+            }
+            _ => {}
+        }
+    }
+    if w.net[0] == w.net[1] {
+        return Err(Fatal::new(
+            code::USAGE,
+            "read-fd and write-fd must be different",
+        ));
+    }
+    if w.prog.is_empty() {
+        return Err(Fatal::usage(usage));
+    }
+    Ok(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +261,29 @@ mod tests {
         let o = fold(Side::Client, &["-y", "-Y", "-s", "-S"]);
         assert_eq!(o.client_cert, ClientAuth::None);
         assert!(o.close_notify);
+    }
+
+    #[test]
+    fn wrapper_command_lines() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let w = parse_wrapper(
+            Side::Client,
+            &args(&["-Z", "-6", "3", "-7", "4", "-k", "x", "prog", "-z"]),
+            "u",
+        )
+        .unwrap();
+        assert!(w.keep);
+        assert_eq!(w.net, [3, 4]);
+        assert_eq!(w.tls.server_name.as_deref(), Some("x"));
+        assert_eq!(w.prog, args(&["prog", "-z"]));
+        let w = parse_wrapper(Side::Server, &args(&["-Zz", "-k1", "p"]), "u").unwrap();
+        assert!(!w.keep);
+        assert_eq!(w.net, [0, 1]);
+        assert_eq!(w.tls.sni_level, 1);
+        for bad in [&["-6", "2", "p"][..], &["-6", "7", "p"], &["-k", "x"], &[]] {
+            let e = parse_wrapper(Side::Client, &args(bad), "u").unwrap_err();
+            assert_eq!(e.code, code::USAGE, "{bad:?}");
+        }
+        assert!(parse_wrapper(Side::Server, &args(&["-6", "3", "p"]), "u").is_err());
     }
 }

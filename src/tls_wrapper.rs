@@ -12,7 +12,8 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::Stdio;
 
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+/// A close-on-exec pipe: (read end, write end).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Fatal::sys("create a pipe", e))
 }
@@ -36,11 +37,10 @@ pub fn interpose_engine(
     let (to_app_r, to_app_w) = pipe()?;
     let (notif_r, notif_w) = pipe()?;
 
-    let (name, stdin, stdout, passed): (&str, Stdio, Stdio, Vec<OwnedFd>) = match side {
+    let (stdin, stdout, passed): (Stdio, Stdio, Vec<OwnedFd>) = match side {
         // The client engine: cleartext on its stdin/stdout, the network
         // fds inherited at their numbers.
         Side::Client => (
-            "s6-tlsc-io",
             Stdio::from(to_engine_r),
             Stdio::from(to_app_w),
             vec![notif_w],
@@ -48,23 +48,16 @@ pub fn interpose_engine(
         // The server engine: the network on its stdin/stdout (inherited),
         // the cleartext pipes passed by number.
         Side::Server => (
-            "s6-tlsd-io",
             Stdio::inherit(),
             Stdio::inherit(),
             vec![notif_w, to_engine_r, to_app_w],
         ),
     };
-    let mut argv: Vec<OsString> = spawn::sibling(name);
-    argv.push("-d".into());
-    argv.push(passed[0].as_raw_fd().to_string().into());
-    argv.extend(o.engine_args());
-    argv.push("--".into());
     let engine_fds = match side {
         Side::Client => net,
         Side::Server => [passed[1].as_raw_fd(), passed[2].as_raw_fd()],
     };
-    argv.push(engine_fds[0].to_string().into());
-    argv.push(engine_fds[1].to_string().into());
+    let argv = engine_argv(side, o, Some(passed[0].as_raw_fd()), engine_fds);
     for fd in &passed {
         sys::set_cloexec(fd.as_raw_fd(), false)
             .map_err(|e| Fatal::sys("pass fds to the engine", e))?;
@@ -112,10 +105,41 @@ pub fn interpose_engine(
             None => env.unset(k),
         }
     }
-    if !keep_tls_env {
+    hide_tls_variables(&mut env, keep_tls_env);
+    Err(spawn::exec(prog, &env))
+}
+
+/// The command line of the engine for `side`: its options, the
+/// notification fd when there is one, and its two fds (client: the
+/// network; server: the cleartext pipes).
+pub fn engine_argv(
+    side: Side,
+    o: &TlsOptions,
+    notif: Option<RawFd>,
+    fds: [RawFd; 2],
+) -> Vec<OsString> {
+    let name = match side {
+        Side::Client => "s6-tlsc-io",
+        Side::Server => "s6-tlsd-io",
+    };
+    let mut argv: Vec<OsString> = spawn::sibling(name);
+    if let Some(fd) = notif {
+        argv.push("-d".into());
+        argv.push(fd.to_string().into());
+    }
+    argv.extend(o.engine_args());
+    argv.push("--".into());
+    argv.push(fds[0].to_string().into());
+    argv.push(fds[1].to_string().into());
+    argv
+}
+
+/// Unless `keep` (-Z), prog does not see the keys, certificates and
+/// privileges meant for the engine.
+pub fn hide_tls_variables(env: &mut EnvEdits, keep: bool) {
+    if !keep {
         for k in spawn::tls_variables() {
             env.unset(k);
         }
     }
-    Err(spawn::exec(prog, &env))
 }

@@ -4,10 +4,10 @@
 //! Figures are printed (run with --nocapture to see them).
 
 mod common;
-mod ucspi;
+mod tcp_support;
 use common::*;
 use std::time::{Duration, Instant};
-use ucspi::*;
+use tcp_support::*;
 
 const SEQUENTIAL: usize = 2000;
 const CONCURRENT: usize = 50;

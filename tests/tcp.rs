@@ -2,13 +2,13 @@
 //! chain (socket binder, s6-tcpserverd), s6-applyuidgid, s6-ioconnect.
 
 mod common;
-mod ucspi;
+mod tcp_support;
 use common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use ucspi::*;
+use tcp_support::*;
 
 fn tcp_server(dir: &std::path::Path, ip: &str, extra: &[&str], prog: &[&str]) -> Server {
     let mut c = cmd("s6-tcpserver");

@@ -2,12 +2,12 @@
 //! loopback, against each other and against curl and openssl.
 
 mod common;
-mod ucspi;
+mod tcp_support;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use ucspi::*;
+use tcp_support::*;
 
 #[test]
 fn seed_example_works() {

@@ -1,0 +1,3 @@
+fn main() {
+    s6_tls::programs::proxy_server::main()
+}
