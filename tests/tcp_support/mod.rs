@@ -32,8 +32,13 @@ impl Server {
         let out = proc.child.as_mut().unwrap().stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            // Ready means the port line *and* stdout closed: until then the
+            // server is still setting up (it puts /dev/null on fd 1), and a
+            // test that squeezes its fd limit must not race with that.
             let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
+            let mut r = BufReader::new(out);
+            let _ = r.read_line(&mut line);
+            let _ = std::io::copy(&mut r, &mut std::io::sink());
             let _ = tx.send(line);
         });
         let line = rx
