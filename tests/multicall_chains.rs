@@ -21,7 +21,7 @@ fn install(pki: &Pki) -> PathBuf {
     let alone = pki.path("alone");
     std::fs::create_dir(&alone).unwrap();
     let exe = alone.join("s6-networking");
-    std::fs::copy(bin("s6-networking"), &exe).unwrap();
+    place_exe(&bin("s6-networking"), &exe);
     let st = Command::new(&exe)
         .arg("--install")
         .arg(&alone)
