@@ -190,3 +190,56 @@ fn openssl_s_client_through_haproxy_to_tlsserver_l() {
         assert_eq!(server["TCPLOCALPORT"], addr.port().to_string(), "{send}");
     }
 }
+
+/// With -L and access rules, s6-tcpserver-access runs before proxy-server,
+/// as upstream's proxy-server page wants ("it needs to run after these
+/// programs, to override the TCP-provided values"): the rules judge the
+/// connection that reached us (HAProxy's, from 127.0.0.1), and prog sees
+/// the rule's env/ next to the original client's address.
+#[test]
+fn with_access_rules_the_rules_judge_the_proxy_and_prog_sees_the_client() {
+    let pki = Pki::new();
+    let rules = pki.path("rules");
+    for (rel, body) in [
+        ("ip4/127.0.0.1_32/allow", &b""[..]),
+        ("ip4/127.0.0.1_32/env/VIA", b"the proxy\n"),
+        ("ip4/0.0.0.0_0/deny", b""),
+        ("ip6/::_0/deny", b""),
+    ] {
+        let p = rules.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    let envfile = pki.path("server.env");
+    let prog = format!("env > {}; exec cat", envfile.display());
+    let srv = tls_server(
+        &pki,
+        "127.0.0.1",
+        &["-L", "-i", rules.to_str().unwrap()],
+        &["sh", "-c", &prog],
+    );
+    let fronts = fronts();
+    let (_haproxy, addrs) = haproxy(pki.dir.path(), srv.port, &fronts);
+    for (i, (addr, (_, send))) in addrs.iter().zip(&fronts).enumerate() {
+        let _ = std::fs::remove_file(&envfile);
+        let out = pki.path(&format!("out{i}"));
+        let input = data(50_000, 30 + i as u64);
+        let mut c = tls_client(
+            &pki,
+            &addr.ip().to_string(),
+            addr.port(),
+            &[],
+            &["s6-ioconnect"],
+        );
+        c.stdin(stdin_file(pki.dir.path(), &format!("in{i}"), &input))
+            .stdout(stdout_file(&out))
+            .stderr(Stdio::piped());
+        let (code, err) = Proc::spawn(&mut c).finish(T);
+        assert_eq!(code, 0, "via {addr} {send}: {err}\nserver: {}", srv.log());
+        assert_same(&std::fs::read(&out).unwrap(), &input, "echo");
+        let server = env_of(&read(&envfile));
+        assert_eq!(server["VIA"], "the proxy", "{addr} {send}");
+        assert_eq!(server["TCPREMOTEIP"], addr.ip().to_string(), "{send}");
+        assert_eq!(server["TCPLOCALPORT"], addr.port().to_string(), "{send}");
+    }
+}
