@@ -211,7 +211,10 @@ fn denied_clients_are_cut_off_before_prog() {
         put(dir, &format!("{}/deny", key(ip)), b"");
         // Something else allowed, so the tree is not just "deny all".
         put(dir, "ip4/192.0.2.0_24/allow", b"");
-        let opts = rules_opts(dir, source, ip);
+        // -v: s6-tlsserver passes -v2 to s6-tcpserver-access, which then
+        // logs its denials.
+        let mut opts = rules_opts(dir, source, ip);
+        opts.push("-v".into());
         let marker = pki.path("prog-ran");
         let prog = format!("touch {}; exec cat", marker.display());
         let mut srv = server(pki, ip, &opts, &["sh", "-c", &prog]);
@@ -225,6 +228,8 @@ fn denied_clients_are_cut_off_before_prog() {
         }
         // The server is still there, and prog never ran.
         assert!(srv.proc.try_wait(Duration::from_millis(100)).is_none());
+        srv.wait_log("s6-tcpserver-access: info: deny pid", 2);
+        assert!(srv.log().contains(&format!(" ip {ip}")), "{}", srv.log());
         assert!(
             !marker.exists(),
             "{ip} {source:?}: prog ran for a denied client"
