@@ -388,7 +388,7 @@ fn multicall_binary_runs_the_whole_client_chain() {
     let alone = pki.path("alone");
     std::fs::create_dir(&alone).unwrap();
     let exe = alone.join("s6-networking");
-    std::fs::copy(bin("s6-networking"), &exe).unwrap();
+    place_exe(&bin("s6-networking"), &exe);
     let port = srv.port.to_string();
     let run = |argv0: &std::path::Path, pre: &[&str], prog: &[&str], tag: &str| {
         let out = pki.path(&format!("mc-{tag}.out"));
@@ -484,7 +484,7 @@ fn multicall_binary_runs_the_whole_server_chain() {
     let alone = pki.path("alone");
     std::fs::create_dir(&alone).unwrap();
     let exe = alone.join("s6-networking");
-    std::fs::copy(bin("s6-networking"), &exe).unwrap();
+    place_exe(&bin("s6-networking"), &exe);
     let mut c = Command::new(&exe);
     c.env_clear()
         .env("PATH", "/usr/bin:/bin")

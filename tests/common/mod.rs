@@ -671,3 +671,13 @@ pub fn accept_within(l: &TcpListener, limit: Duration) -> TcpStream {
         }
     }
 }
+
+/// Puts a built program at `to` to be run from there: a hard link where
+/// possible, so that this process never holds the file open for writing
+/// (a copy's write fd, inherited by another test thread's fork before its
+/// exec, makes running the copy fail with ETXTBSY now and then).
+pub fn place_exe(from: &Path, to: &Path) {
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).unwrap();
+    }
+}

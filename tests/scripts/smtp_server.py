@@ -45,7 +45,8 @@ def send(data):
 
 env = "".join(
     f"{k}={os.environ.get(k, '<unset>')}\n"
-    for k in ["SSLCTLFD", "SSLREADFD", "SSLWRITEFD", "CERTFILE", "KEYFILE", "SSL_PROTOCOL"]
+    for k in ["SSLCTLFD", "SSLREADFD", "SSLWRITEFD", "CERTFILE", "KEYFILE", "SSL_PROTOCOL",
+              "PROTO", "TCPREMOTEIP", "TCPLOCALPORT"]
 )
 save("env", env.encode())
 send(b"220 localhost ESMTP ucspi-tls test\r\n")
