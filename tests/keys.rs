@@ -311,3 +311,25 @@ fn trust_anchor_sources() {
     assert_eq!(code, 98, "CAFILE was used although CADIR is set: {err}");
     let _ = server.finish(LIMIT);
 }
+
+#[test]
+fn a_der_cafile() {
+    // CAFILE may hold one DER certificate instead of PEM, as CADIR files do.
+    let pki = Pki::new();
+    let s = &pki.server;
+    let der = pki.ca_dir.join("ca.der");
+    assert_ne!(std::fs::read(&der).unwrap()[0], b'-', "not DER");
+    let (code, hash, err) = serve(&pki, &s.key_pem, &s.cert_pem, ("CAFILE", &der));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(hash, cert_hash(&s.cert_der));
+    // And it is really used as the trust anchor: a DER CAFILE holding some
+    // other certificate makes the same server untrusted.
+    let (code, _, err) = serve(
+        &pki,
+        &s.key_pem,
+        &s.cert_pem,
+        ("CAFILE", &pki.untrusted.cert_der),
+    );
+    assert_eq!(code, 98, "{err}");
+    assert!(err.contains("s6-tlsc-io: fatal: "), "{err}");
+}
