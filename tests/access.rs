@@ -882,19 +882,6 @@ fn rules_files_are_interchangeable_with_upstreams() {
 }
 
 /// Runs `c` as nobody (uid/gid 65534), where permissions bite.
-fn as_nobody(c: &Command) -> Command {
-    let mut n = Command::new("setpriv");
-    n.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(c.get_program())
-        .args(c.get_args());
-    for (k, v) in c.get_envs() {
-        match v {
-            Some(v) => n.env(k, v),
-            None => n.env_remove(k),
-        };
-    }
-    n
-}
 
 #[test]
 fn unreadable_rules_are_errors_111() {
@@ -945,9 +932,4 @@ fn unreadable_rules_are_errors_111() {
     assert_fatal(&o, 111, "unable to read rules file");
     assert!(o.stderr.contains("Permission denied"), "{}", o.stderr);
     mode(&closed, 0o755);
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no arguments and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }

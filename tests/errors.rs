@@ -164,6 +164,16 @@ fn missing_client_certificate_when_required() {
 /// Runs `prog args...` with `env` on a connected socket at fds 6/7 (and
 /// 0/1 for the server engine), expecting failure before any network I/O.
 fn run_alone(prog: &str, args: &[&str], env: &[(&str, &Path)]) -> (i32, String, bool) {
+    run_alone_as(prog, args, env, false)
+}
+
+/// `run_alone`, as nobody when `nobody` is set.
+fn run_alone_as(
+    prog: &str,
+    args: &[&str],
+    env: &[(&str, &Path)],
+    nobody: bool,
+) -> (i32, String, bool) {
     let dir = tempfile::tempdir().unwrap();
     let mark = dir.path().join("ran");
     let (c, s) = tcp_pair();
@@ -177,6 +187,12 @@ fn run_alone(prog: &str, args: &[&str], env: &[(&str, &Path)]) -> (i32, String, 
         .stderr(Stdio::piped());
     if prog == "s6-tlsc" || prog == "s6-tlsd" {
         cmdl.args(["touch"]).arg(&mark);
+    }
+    if nobody {
+        cmdl = as_nobody(&cmdl);
+        cmdl.stdin(owned(c.try_clone().unwrap()))
+            .stdout(owned(c.try_clone().unwrap()))
+            .stderr(Stdio::piped());
     }
     with_fds(&mut cmdl, &[(raw(&c), 6), (raw(&c), 7)]);
     let mut p = start(&mut cmdl, c);
@@ -362,6 +378,84 @@ fn bad_files_are_configuration_errors() {
         100,
         "CADIR or CAFILE not set",
     );
+}
+
+#[test]
+fn files_that_exist_but_may_not_be_read() {
+    // Root reads every file, so this runs the engines as nobody, with the
+    // key, certificate or trust anchors present but mode 0600, owned by root.
+    if !Path::new("/usr/bin/setpriv").exists() || !is_root() {
+        eprintln!("skipped: needs root and setpriv to run as nobody");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    let d = pki.dir.path();
+    let mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    mode(d, 0o755);
+    let readable = |name: &str, from: &Path| {
+        let p = d.join(name);
+        std::fs::copy(from, &p).unwrap();
+        mode(&p, 0o644);
+        p
+    };
+    let secret = |name: &str, from: &Path| {
+        let p = d.join(name);
+        std::fs::copy(from, &p).unwrap();
+        mode(&p, 0o600);
+        p
+    };
+    let key = readable("key-ok.pem", &pki.server.key_pem);
+    let cert = readable("cert-ok.pem", &pki.server.cert_pem);
+    let ca = readable("ca-ok.pem", &pki.ca_file);
+    let key_600 = secret("key-600.pem", &pki.server.key_pem);
+    let cert_600 = secret("cert-600.pem", &pki.server.cert_pem);
+    let ca_600 = secret("ca-600.pem", &pki.ca_file);
+
+    let check = |prog: &str, env: &[(&str, &Path)], needle: &str, path: &Path| {
+        let args: &[&str] = if prog.ends_with("-io") {
+            &["6", "7"]
+        } else {
+            &[]
+        };
+        let (code, err, ran) = run_alone_as(prog, args, env, true);
+        assert_eq!(code, 96, "{prog} {env:?}: {err}");
+        let engine = prog.strip_suffix("-io").unwrap_or(prog).to_string() + "-io";
+        assert_clean_failure(&err, &engine, needle);
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(err.contains("Permission denied"), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(!ran, "{prog}: prog ran");
+    };
+    for prog in ["s6-tlsd-io", "s6-tlsd"] {
+        let env = [("KEYFILE", key_600.as_path()), ("CERTFILE", cert.as_path())];
+        check(prog, &env, "unable to read private key file", &key_600);
+        let env = [("KEYFILE", key.as_path()), ("CERTFILE", cert_600.as_path())];
+        check(prog, &env, "unable to read certificate file", &cert_600);
+    }
+    for prog in ["s6-tlsc-io", "s6-tlsc"] {
+        let env = [("CAFILE", ca_600.as_path())];
+        check(prog, &env, "unable to read trust anchor file", &ca_600);
+        // -y: the client's own key.
+        let env = [
+            ("CAFILE", ca.as_path()),
+            ("KEYFILE", key_600.as_path()),
+            ("CERTFILE", cert.as_path()),
+        ];
+        let (code, err, _) = run_alone_as(
+            prog,
+            &if prog.ends_with("-io") {
+                vec!["-y", "6", "7"]
+            } else {
+                vec!["-y"]
+            },
+            &env,
+            true,
+        );
+        assert_eq!(code, 96, "{prog} -y: {err}");
+        assert!(err.contains("unable to read private key file"), "{err}");
+    }
 }
 
 #[test]

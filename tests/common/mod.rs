@@ -681,3 +681,25 @@ pub fn place_exe(from: &Path, to: &Path) {
         std::fs::copy(from, to).unwrap();
     }
 }
+
+/// `c` run as nobody (uid and gid 65534, no supplementary groups) through
+/// util-linux's setpriv, with the same arguments and environment.
+pub fn as_nobody(c: &Command) -> Command {
+    let mut n = Command::new("setpriv");
+    n.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => n.env(k, v),
+            None => n.env_remove(k),
+        };
+    }
+    n
+}
+
+/// Is this test running as root?
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
