@@ -54,7 +54,8 @@ pub trait Ports {
     fn close(&mut self, port: Port);
     /// Waits until one of the ports marked in `want` is ready (readable for
     /// the in-ports, writable for the out-ports, or in error or hung up)
-    /// or until `timeout`. Returns the ready ports.
+    /// or until `timeout`. Returns the ready ports. `AppOut` may be
+    /// reported when not in `want`: it is then in error (its reader gone).
     fn poll(&mut self, want: [bool; 4], timeout: Option<Duration>) -> io::Result<[bool; 4]>;
 }
 
@@ -303,6 +304,14 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                 Err(e) if would_block(&e) => continue,
                 Err(e) => return Err(Fatal::sys("poll", e)),
             };
+            let app_out = Port::AppOut as usize;
+            if ready[app_out] && !want[app_out] && !self.discarding && self.down != Flow::Done {
+                // Nothing was to be written, so this is an error: the
+                // app's reading end is gone (it died, or closed it). Were
+                // this left until the next write, an app killed while its
+                // peer is idle would leave its engine behind forever.
+                self.app_gone();
+            }
             for p in PORTS {
                 if ready[p as usize] {
                     match p {
@@ -680,6 +689,11 @@ impl Ports for FdPorts {
                     Port::AppIn | Port::NetIn => libc::POLLIN,
                     Port::AppOut | Port::NetOut => libc::POLLOUT,
                 };
+            } else if p == Port::AppOut && self.open[i] {
+                // Watched for errors only (events 0): a pipe whose reader
+                // is gone reports POLLERR, a socket whose peer closed
+                // POLLHUP; a live one reports nothing.
+                set[i].fd = self.fds[i];
             }
         }
         let ms = match timeout {
