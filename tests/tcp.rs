@@ -646,3 +646,184 @@ fn out_of_fds_pauses_accepting_instead_of_spinning() {
     set_nofile(srv.pid(), 1024);
     assert_eq!(read_line(&mut s, T).unwrap(), "up 0");
 }
+
+#[test]
+fn client_connects_to_a_host_name() {
+    // Without -H, host may be a name: localhost, from /etc/hosts, so no
+    // query leaves the machine. The names of both ends are looked up too.
+    let dir = tempfile::tempdir().unwrap();
+    let srv = tcp_server(dir.path(), "127.0.0.1", &[], &["env"]);
+    let out = dir.path().join("env");
+    let mut c = cmd("s6-tcpclient");
+    c.args(["localhost", &srv.port.to_string(), "sh", "-c"])
+        .arg(format!(
+            "env > {0}.client; cat <&6 > {0}.server",
+            out.display()
+        ));
+    let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+    assert_eq!(code, 0, "{err}");
+    let client = env_of(&read(&out.with_extension("client")));
+    let server = env_of(&read(&out.with_extension("server")));
+    let port = srv.port.to_string();
+    assert_eq!(client["PROTO"], "TCP");
+    assert_eq!(client["TCPREMOTEIP"], "127.0.0.1");
+    assert_eq!(client["TCPREMOTEPORT"], port);
+    assert_eq!(client["TCPREMOTEHOST"], "localhost");
+    assert_eq!(client["TCPLOCALIP"], "127.0.0.1");
+    assert_eq!(client["TCPLOCALHOST"], "localhost");
+    assert_eq!(client["TCPLOCALPORT"], server["TCPREMOTEPORT"]);
+    assert!(!client.contains_key("TCPREMOTEINFO"));
+    // -4 with a name works the same; -6 finds no address for it when the
+    // hosts file has only the IPv4 one.
+    let mut c = cmd("s6-tcpclient");
+    c.args(["-4", "localhost", &port, "true"]);
+    let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+    assert_eq!(code, 0, "{err}");
+    if !read(std::path::Path::new("/etc/hosts"))
+        .lines()
+        .any(|l| l.starts_with("::1") && l.contains("localhost"))
+    {
+        expect_fail(
+            "s6-tcpclient",
+            &["-6", "localhost", &port, "true"],
+            100,
+            "no suitable IP address for localhost",
+        );
+    }
+}
+
+#[test]
+fn client_local_port() {
+    // -p chooses the local port: the client's TCPLOCALPORT and the
+    // server's TCPREMOTEPORT are that port.
+    let dir = tempfile::tempdir().unwrap();
+    let srv = tcp_server(dir.path(), "127.0.0.1", &[], &["env"]);
+    let out = dir.path().join("env");
+    for with_ip in [false, true] {
+        let local = free_port();
+        let mut c = cmd("s6-tcpclient");
+        c.arg("-H");
+        if with_ip {
+            c.args(["-i", "127.0.0.2"]);
+        }
+        c.args(["-p", &local.to_string(), "127.0.0.1", &srv.port.to_string()])
+            .args(["sh", "-c"])
+            .arg(format!(
+                "env > {0}.client; cat <&6 > {0}.server",
+                out.display()
+            ));
+        let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+        assert_eq!(code, 0, "{err}");
+        let client = env_of(&read(&out.with_extension("client")));
+        let server = env_of(&read(&out.with_extension("server")));
+        let ip = if with_ip { "127.0.0.2" } else { "127.0.0.1" };
+        assert_eq!(client["TCPLOCALPORT"], local.to_string());
+        assert_eq!(client["TCPLOCALIP"], ip);
+        assert_eq!(server["TCPREMOTEPORT"], local.to_string());
+        assert_eq!(server["TCPREMOTEIP"], ip);
+    }
+    // A local port that is taken (listening, no SO_REUSEPORT): 111.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = l.local_addr().unwrap().port().to_string();
+    let mut c = cmd("s6-tcpclient");
+    c.args(["-H", "-i", "127.0.0.1", "-p", &taken, "127.0.0.1"])
+        .args([&srv.port.to_string(), "true"]);
+    let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+    assert_eq!(code, 111, "{err}");
+    assert!(err.contains("Address"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A listener on `ip`:`port` with a backlog of 0 whose one queue slot is
+/// taken and never accepted: the kernel drops every further SYN, so a
+/// connect to it hangs, all on loopback. None if that does not hold here.
+fn hanging_listener(ip: &str, port: u16) -> Option<(std::net::TcpListener, Vec<TcpStream>)> {
+    use rustix::net::{AddressFamily, SocketType, bind, listen, socket};
+    let addr = std::net::SocketAddr::new(ip.parse().unwrap(), port);
+    let s = socket(AddressFamily::INET, SocketType::STREAM, None).ok()?;
+    bind(&s, &addr).ok()?;
+    listen(&s, 0).ok()?;
+    let mut fill = Vec::new();
+    for _ in 0..3 {
+        if let Ok(c) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            fill.push(c);
+        }
+    }
+    // It hangs if a probe now times out.
+    match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Some((s.into(), fill)),
+        _ => None,
+    }
+}
+
+#[test]
+fn client_two_pass_timeouts() {
+    // Two addresses, the same port: 127.0.0.1 hangs, 127.0.0.2 refuses.
+    let port = free_port();
+    let Some((l, fill)) = hanging_listener("127.0.0.1", port) else {
+        eprintln!("skipped: no connect hangs on a full loopback listener here");
+        return;
+    };
+    let hosts = "127.0.0.1,127.0.0.2";
+    let p = port.to_string();
+
+    // -T 1+1, both passes fail: 1 s on 127.0.0.1 and a refusal, then the
+    // second pass tries both again (another 1 s), and only then are the
+    // failures reported, one line per address.
+    let start = Instant::now();
+    let mut c = cmd("s6-tcpclient");
+    c.args(["-H", "-T", "1+1", hosts, &p, "true"]);
+    let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+    let took = start.elapsed();
+    assert_eq!(code, 111, "{err}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(4),
+        "two passes of 1 s took {took:?}"
+    );
+    assert!(
+        err.contains(&format!("unable to connect to 127.0.0.1 port {p}: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "unable to connect to 127.0.0.2 port {p}: Connection refused"
+        )),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 3, "{err}");
+
+    // One address: x and y add up to one timeout of x+y.
+    let start = Instant::now();
+    let mut c = cmd("s6-tcpclient");
+    c.args(["-H", "-T", "1+1", "127.0.0.1", &p, "true"]);
+    let (code, err) = Proc::spawn(piped_stderr(&mut c)).finish(T);
+    let took = start.elapsed();
+    assert_eq!(code, 111, "{err}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(4),
+        "1+1 on one address took {took:?}"
+    );
+
+    // The second pass can succeed: the listener frees its queue after the
+    // first pass gave up on it, and the client connects on its second try.
+    let mut c = cmd("s6-tcpclient");
+    c.args(["-H", "-T", "1+3", hosts, &p, "sh", "-c"])
+        .arg("echo $TCPREMOTEIP >&7");
+    let start = Instant::now();
+    let mut client = Proc::spawn(piped_stderr(&mut c));
+    std::thread::sleep(Duration::from_millis(1300));
+    drop(fill);
+    let mut queued = Vec::new();
+    l.set_nonblocking(true).unwrap();
+    while let Ok((s, _)) = l.accept() {
+        queued.push(s);
+    }
+    let mut s = accept_within(&l, T);
+    let (code, err) = client.finish(T);
+    let took = start.elapsed();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "", "a success in the second pass reports nothing");
+    assert_eq!(read_line(&mut s, T).unwrap(), "127.0.0.1");
+    assert!(took >= Duration::from_millis(1300), "{took:?}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
