@@ -163,13 +163,19 @@ pub fn ip_keys(ip: IpAddr) -> Vec<String> {
 }
 
 /// The keys to try for a host name: the name, each shorter suffix after a
-/// dot, then `reversedns/@`. A trailing dot is ignored.
+/// dot, then `reversedns/@`. A trailing dot is ignored. A suffix holding a
+/// `/`, or that is `.` or `..`, is skipped (the resolver may pass on
+/// whatever a PTR record holds): as a path under a rules directory it
+/// would name another rule or a file outside, and no rules directory, nor
+/// a cdb compiled from one, can hold it as a key.
 pub fn reversedns_keys(name: &str) -> Vec<String> {
     let name = name.strip_suffix('.').unwrap_or(name);
     let mut keys = Vec::new();
     let mut rest = name;
     while !rest.is_empty() {
-        keys.push(format!("reversedns/{rest}"));
+        if !rest.contains('/') && rest != "." && rest != ".." {
+            keys.push(format!("reversedns/{rest}"));
+        }
         rest = match rest.find('.') {
             Some(dot) => &rest[dot + 1..],
             None => "",
@@ -574,6 +580,34 @@ mod tests {
             reversedns_keys("localhost"),
             vec!["reversedns/localhost", "reversedns/@"]
         );
+    }
+
+    /// Found by the access_rules fuzz target: a host name holding a `/`
+    /// made keys that, as paths, left their place in the rules directory
+    /// (`reversedns/../ip4/10.0.0.1_32` is another client's rule).
+    #[test]
+    fn reversedns_keys_never_escape_the_rules_directory() {
+        let crash = String::from_utf8_lossy(&[61, 61, 255, 47]).into_owned();
+        assert_eq!(reversedns_keys(&crash), vec!["reversedns/@"]);
+        assert_eq!(
+            reversedns_keys("../ip4/10.0.0.1_32"),
+            vec![
+                "reversedns/0.0.1_32",
+                "reversedns/0.1_32",
+                "reversedns/1_32",
+                "reversedns/@"
+            ]
+        );
+        assert_eq!(
+            reversedns_keys("evil/x.example.com"),
+            vec!["reversedns/example.com", "reversedns/com", "reversedns/@"]
+        );
+        for name in ["..", ".", "...", "a/", "/etc", "a//b.c", "x/../../etc"] {
+            for k in reversedns_keys(name) {
+                assert!(key_is_safe(k.as_bytes()), "{k:?} from {name:?}");
+                assert_eq!(k.matches('/').count(), 1, "{k:?} from {name:?}");
+            }
+        }
     }
 
     #[test]
