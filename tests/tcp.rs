@@ -827,3 +827,98 @@ fn client_two_pass_timeouts() {
     assert!(took >= Duration::from_millis(1300), "{took:?}");
     assert!(took < Duration::from_secs(4), "{took:?}");
 }
+
+#[test]
+fn server_supplementary_groups() {
+    // -u/-g/-G as root: prog runs with exactly that uid, gid and group list.
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("not root: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let srv = tcp_server(
+        dir.path(),
+        "127.0.0.1",
+        &["-u", "65534", "-g", "65533", "-G", "1001,1002"],
+        &["cat", "/proc/self/status"],
+    );
+    let mut s = connect_from("127.0.0.1", srv.addr("127.0.0.1"));
+    let status = String::from_utf8(read_to_eof(&mut s, T).unwrap()).unwrap();
+    let field = |st: &str, name: &str| -> Vec<String> {
+        st.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {st}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    // Real, effective, saved and filesystem ids alike; the primary group
+    // leads the supplementary list, as skalibs' setgroups_and_gid does (the
+    // kernel shows the list sorted).
+    assert_eq!(field(&status, "Uid:"), ["65534"; 4], "{status}");
+    assert_eq!(field(&status, "Gid:"), ["65533"; 4], "{status}");
+    assert_eq!(
+        field(&status, "Groups:"),
+        ["1001", "1002", "65533"],
+        "{status}"
+    );
+    // The super-server itself runs as the same, unprivileged.
+    let own = std::fs::read_to_string(format!("/proc/{}/status", srv.pid())).unwrap();
+    assert_eq!(field(&own, "Uid:"), ["65534"; 4], "{own}");
+    assert_eq!(field(&own, "Groups:"), ["1001", "1002", "65533"], "{own}");
+    // -G with an empty list leaves only the primary group of what root had.
+    let srv = tcp_server(
+        dir.path(),
+        "127.0.0.1",
+        &["-u", "65534", "-g", "65534", "-G", ""],
+        &["cat", "/proc/self/status"],
+    );
+    let mut s = connect_from("127.0.0.1", srv.addr("127.0.0.1"));
+    let status = String::from_utf8(read_to_eof(&mut s, T).unwrap()).unwrap();
+    assert_eq!(field(&status, "Groups:"), ["65534"], "{status}");
+}
+
+#[test]
+fn server_quiet_and_verbose() {
+    // What the log holds after one accepted connection and one rejected
+    // by -C 1, for each verbosity flag (the last one wins).
+    let dir = tempfile::tempdir().unwrap();
+    let log_of = |flags: &[&str]| -> String {
+        let mut extra = vec!["-C", "1"];
+        extra.extend_from_slice(flags);
+        let srv = tcp_server(dir.path(), "127.0.0.1", &extra, UP_THEN_CAT);
+        let to = srv.addr("127.0.0.1");
+        let mut a = connect_from("127.0.0.1", to);
+        assert_eq!(read_line(&mut a, T).unwrap(), "up 0");
+        let mut b = connect_from("127.0.0.1", to);
+        assert_eq!(read_to_eof(&mut b, T), Some(vec![]), "{flags:?}: rejected");
+        // The rejection is done (b was closed), so its warning, if any, is
+        // written; end a and wait for the server to reap it.
+        drop(a);
+        let end = Instant::now() + T;
+        while !srv.children().is_empty() {
+            assert!(Instant::now() < end, "child never reaped");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        srv.log()
+    };
+    let reject = "s6-tcpserverd: warning: reject 127.0.0.1 port ";
+    let accept = "s6-tcpserverd: info: accept 127.0.0.1 port ";
+    // -q: nothing at all, not even the warning.
+    for flags in [&["-q"][..], &["-v", "-q"]] {
+        let log = log_of(flags);
+        assert_eq!(log, "", "{flags:?}");
+    }
+    // Default and -Q: the warning only.
+    for flags in [&[][..], &["-Q"], &["-q", "-Q"], &["-v", "-Q"]] {
+        let log = log_of(flags);
+        assert!(log.contains(reject), "{flags:?}: {log}");
+        assert_eq!(log.lines().count(), 1, "{flags:?}: {log}");
+    }
+    // -v: also one line per accept and per end.
+    let log = log_of(&["-q", "-v"]);
+    assert!(log.contains(reject), "{log}");
+    assert!(log.contains(accept), "{log}");
+    assert!(log.contains("s6-tcpserverd: info: end pid "), "{log}");
+}
