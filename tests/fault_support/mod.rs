@@ -235,20 +235,53 @@ pub fn assert_none_tagged(tag: &str, except: &[u32], limit: Duration, what: &str
     }
 }
 
-/// `tcp_support::tls_server` with every process it will start tagged.
-pub fn tagged_tls_server(
-    pki: &Pki,
-    extra: &[&str],
-    prog: &[&str],
-) -> (crate::tcp_support::Server, String) {
+/// The command `tcp_support::tls_server` runs, to be adjusted before
+/// `Server::start`.
+pub fn tls_server_cmd(pki: &Pki, extra: &[&str], prog: &[&str]) -> std::process::Command {
     let mut c = cmd("s6-tlsserver");
-    let t = tag(&mut c);
     c.env("KEYFILE", &pki.server.key_pem)
         .env("CERTFILE", &pki.server.cert_pem)
         .arg("-1H")
         .args(extra)
         .args(["127.0.0.1", "0"])
         .args(prog);
+    c
+}
+
+/// `tcp_support::tls_server` with every process it will start tagged.
+pub fn tagged_tls_server(
+    pki: &Pki,
+    extra: &[&str],
+    prog: &[&str],
+) -> (crate::tcp_support::Server, String) {
+    let mut c = tls_server_cmd(pki, extra, prog);
+    let t = tag(&mut c);
     let log = pki.path(&format!("server-{t}.log"));
     (crate::tcp_support::Server::start(&mut c, &log), t)
+}
+
+/// Makes `c` start with no fd above 2 but `keep` (whatever the test
+/// process itself inherited from its own caller), so that an fd a chain
+/// holds is one the chain made.
+pub fn only_fds(c: &mut std::process::Command, keep: &[i32]) {
+    use std::os::unix::process::CommandExt;
+    let mut keep: Vec<i32> = keep.to_vec();
+    keep.sort();
+    // SAFETY: between fork and exec only close_range/close, which are
+    // async-signal-safe, on numbers; `keep` is this closure's own Vec.
+    unsafe {
+        c.pre_exec(move || {
+            let mut lo = 3u32;
+            for &k in keep.iter().chain(std::iter::once(&i32::MAX)) {
+                let k = k as u32;
+                if k > lo && libc::syscall(libc::SYS_close_range, lo, k - 1, 0) != 0 {
+                    for fd in lo..k.min(4096) {
+                        libc::close(fd as i32);
+                    }
+                }
+                lo = lo.max(k.saturating_add(1));
+            }
+            Ok(())
+        });
+    }
 }
