@@ -439,3 +439,69 @@ fn verbose_child_says_what_prog_chose() {
         "{err}"
     );
 }
+
+#[test]
+fn ucspitlsc_with_the_network_on_other_fds() {
+    // -6 8 -7 9: the network is on fds 8/9 (6 and 7 are not the network;
+    // s6-ucspitlsc may put the UCSPI-TLS pipes there). prog
+    // talks cleartext there, then starts TLS with Y and moves data both
+    // ways over $SSLREADFD/$SSLWRITEFD; the engine takes the network from
+    // 8/9. The peer is the test (cleartext), then s6-tlsd echoing.
+    let pki = Pki::new();
+    let d = pki.dir.path();
+    let up = data(300_000, 31);
+    let up_file = file(d, "up", &up);
+    let down = pki.path("down");
+    let block = pki.path("block");
+    let (c, mut s) = tcp_pair();
+    let app = format!(
+        "for f in 6 7; do case $(readlink /proc/$$/fd/$f) in socket:*) exit 6$f;; esac; done; \
+         echo STARTTLS >&9; read -r x <&8; [ \"$x\" = GO ] || exit 65; \
+         printf Y >&$SSLCTLFD; cat <&$SSLCTLFD > {block}; exec {{SSLCTLFD}}>&- 8<&- 9>&-; \
+         {{ exec {{SSLWRITEFD}}>&-; cat <&$SSLREADFD > {down}; }} & \
+         cat {up} >&$SSLWRITEFD; exec {{SSLWRITEFD}}>&-; wait",
+        block = block.display(),
+        down = down.display(),
+        up = up_file.display()
+    );
+    let mut cc = cmd("s6-ucspitlsc");
+    cc.env("CAFILE", &pki.ca_file)
+        .args(["-k", "localhost", "-6", "8", "-7", "9", "bash", "-c", &app])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    with_fds(&mut cc, &[(raw(&c), 8), (raw(&c), 9)]);
+    let mut client = Proc::spawn(&mut cc);
+    drop(cc);
+    drop(c);
+
+    // The cleartext part, byte by byte so as not to read past the line.
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while line.last() != Some(&b'\n') {
+        if s.read(&mut b).unwrap() == 0 {
+            let (code, err) = client.finish(LIMIT);
+            panic!("EOF after {line:?}: s6-ucspitlsc exited {code}: {err}");
+        }
+        line.push(b[0]);
+    }
+    assert_eq!(line, b"STARTTLS\n");
+    s.write_all(b"GO\n").unwrap();
+    let mut server = Proc::spawn(&mut tlsd(&pki, &s, &[], "exec cat"));
+    drop(s);
+
+    let (code, err) = client.finish(LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err, "");
+    let (scode, serr) = server.finish(LIMIT);
+    assert_eq!(scode, 0, "{serr}");
+    assert_same(&read(&down), &up, "echoed through TLS");
+    let block = text(&block);
+    assert!(block.starts_with("SSL_PROTOCOL=TLSv1."), "{block:?}");
+    assert!(
+        block.contains("\0SSL_TLS_SNI_SERVERNAME=localhost\0"),
+        "{block:?}"
+    );
+    assert!(block.ends_with("\0\0"), "{block:?}");
+}
