@@ -443,11 +443,27 @@ fn relay_with_header(
     server: TcpStream,
     header: Vec<u8>,
 ) -> [std::thread::JoinHandle<()>; 2] {
+    relay_with_split_header(client, server, vec![header])
+}
+
+/// `relay_with_header` with the header sent in `chunks`: all but the last
+/// written one by one with a pause between them (so that each arrives in a
+/// read of its own), the last in the same write as the client's first bytes.
+fn relay_with_split_header(
+    client: TcpStream,
+    server: TcpStream,
+    mut chunks: Vec<Vec<u8>>,
+) -> [std::thread::JoinHandle<()>; 2] {
     server.set_nodelay(true).unwrap();
     let (mut c_in, mut c_out) = (client.try_clone().unwrap(), client);
     let (mut s_in, mut s_out) = (server.try_clone().unwrap(), server);
+    let header = chunks.pop().unwrap();
     let up = std::thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
+        for c in chunks {
+            s_out.write_all(&c).unwrap();
+            std::thread::sleep(PAUSE);
+        }
         let mut first = Some(header);
         loop {
             let n = c_in.read(&mut buf).unwrap_or(0);
@@ -521,6 +537,133 @@ fn tls_right_behind_the_header_reaches_the_engine_untouched() {
         assert_eq!(
             std::fs::read_to_string(&envfile).unwrap(),
             "TCP 203.0.113.9 12345 127.0.0.1 443\n"
+        );
+    }
+}
+
+/// Between two chunks of a split header: long enough for each chunk to be
+/// read on its own.
+const PAUSE: Duration = Duration::from_millis(30);
+
+/// Cuts `bytes` at the offsets `at` (increasing).
+fn split_at(bytes: &[u8], at: &[usize]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    for &i in at.iter().chain(std::iter::once(&bytes.len())) {
+        out.push(bytes[from..i].to_vec());
+        from = i;
+    }
+    out
+}
+
+/// A v1 header and a v2 header (with a TLV), each with the offsets where
+/// they are cut: inside the signature, between fields, inside the length,
+/// inside an address, inside the CRLF or the TLV; the last piece is the
+/// end of the header only.
+fn split_headers() -> Vec<(Vec<u8>, Vec<usize>, &'static str)> {
+    let v1 = b"PROXY TCP4 192.0.2.1 198.51.100.7 51234 443\r\n".to_vec();
+    let v1_cuts = vec![1, 3, 6, 11, 15, 21, 34, 40, v1.len() - 1];
+    let mut v4 = vec![192, 0, 2, 1, 198, 51, 100, 7, 0xc8, 0x22, 0x01, 0xbb];
+    v4.extend_from_slice(&[0x04, 0, 3, 0, 0, 0]);
+    let v2h = v2(1, 0x11, &v4);
+    // 12-byte signature, version/command, family, 2-byte length, block.
+    let v2_cuts = vec![1, 5, 11, 12, 13, 14, 15, 18, 27, 29, v2h.len() - 1];
+    vec![
+        (v1, v1_cuts, "TCP|192.0.2.1|51234|198.51.100.7|443|"),
+        (v2h, v2_cuts, "TCP|192.0.2.1|51234|198.51.100.7|443|"),
+    ]
+}
+
+#[test]
+fn a_header_split_across_reads() {
+    // proxy-server reads the header as it comes, piece by piece, and the
+    // payload right behind it reaches prog intact, whether it comes in the
+    // same write as the header's end or later.
+    for (header, cuts, want) in split_headers() {
+        for glued in [true, false] {
+            let (mut peer, sock) = tcp_pair();
+            peer.set_nodelay(true).unwrap();
+            let mut c = cmd("proxy-server");
+            c.args([
+                "sh",
+                "-c",
+                "printf '%s|%s|%s|%s|%s|%s\\n' \"$PROTO\" \"$TCPREMOTEIP\" \"$TCPREMOTEPORT\" \"$TCPLOCALIP\" \"$TCPLOCALPORT\" \"$SSL_TLS_SNI_SERVERNAME\"; exec cat",
+            ])
+            .envs(REAL.iter().copied())
+            .stdin(owned(sock))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            let mut p = Proc::spawn(&mut c);
+            let mut stdout = p.child.as_mut().unwrap().stdout.take().unwrap();
+            let reader = std::thread::spawn(move || {
+                let mut v = Vec::new();
+                stdout.read_to_end(&mut v).unwrap();
+                v
+            });
+            let payload = b"PROXY TCP4 6.6.6.6 6.6.6.6 6 6\r\n\x16\x03\x01 and the rest\n";
+            let mut pieces = split_at(&header, &cuts);
+            if glued {
+                pieces.last_mut().unwrap().extend_from_slice(payload);
+            } else {
+                pieces.push(payload.to_vec());
+            }
+            for piece in &pieces {
+                peer.write_all(piece).unwrap();
+                std::thread::sleep(PAUSE);
+            }
+            peer.shutdown(Shutdown::Write).unwrap();
+            let (code, err) = p.finish(LIMIT);
+            let out = reader.join().unwrap();
+            let what = format!(
+                "{:?} in {} pieces",
+                String::from_utf8_lossy(&header),
+                pieces.len()
+            );
+            assert_eq!(code, 0, "{what}: {err}");
+            assert_eq!(err, "", "{what}");
+            let out = String::from_utf8_lossy(&out).into_owned();
+            let (line, rest) = out.split_once('\n').unwrap();
+            assert_eq!(line, want, "{what}");
+            assert_eq!(rest.as_bytes(), payload, "{what}");
+        }
+    }
+}
+
+#[test]
+fn tls_behind_a_header_split_across_reads() {
+    // The same split headers in front of s6-tlsd: the ClientHello comes in
+    // the same write as the header's last byte, and the whole session
+    // (200 kB echoed) goes through.
+    let pki = Pki::new();
+    for (i, (header, cuts, _)) in split_headers().into_iter().enumerate() {
+        let envfile = pki.path(&format!("env{i}"));
+        let input = file(
+            pki.dir.path(),
+            &format!("in{i}"),
+            &data(200_000, 50 + i as u64),
+        );
+        let output = pki.path(&format!("out{i}"));
+        let (client_sock, relay_client) = tcp_pair();
+        let (relay_server, server_sock) = tcp_pair();
+        let mut server = spawn_server_chain(&pki, server_sock, &[], &echo_prog(&envfile));
+        let mut client = tls_client(&pki, &client_sock, &input, &output);
+        drop(client_sock);
+        let relays = relay_with_split_header(relay_client, relay_server, split_at(&header, &cuts));
+        let (code, err) = client.finish(LIMIT);
+        assert_eq!(code, 0, "client: {err}");
+        let (code, err) = server.finish(LIMIT);
+        assert_eq!(code, 0, "server: {err}");
+        for r in relays {
+            r.join().unwrap();
+        }
+        assert_same(
+            &std::fs::read(&output).unwrap(),
+            &std::fs::read(&input).unwrap(),
+            "echo",
+        );
+        assert_eq!(
+            std::fs::read_to_string(&envfile).unwrap(),
+            "TCP 192.0.2.1 51234 198.51.100.7 443\n"
         );
     }
 }
