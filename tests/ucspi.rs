@@ -176,7 +176,7 @@ fn aiosmtpd(pki: &Pki, out: &Path) -> (Proc, u16) {
     let mut ready = [0u8; 6];
     stdout
         .read_exact(&mut ready)
-        .expect("aiosmtpd did not start (is it installed? pip install aiosmtpd)");
+        .expect("aiosmtpd did not start (is it installed? apt-get install python3-aiosmtpd)");
     assert_eq!(&ready, b"ready\n");
     (p, port)
 }

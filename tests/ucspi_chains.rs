@@ -201,7 +201,7 @@ fn ucspitlsc_under_s6_tcpclient_against_aiosmtpd() {
         .take()
         .unwrap()
         .read_exact(&mut ready)
-        .expect("aiosmtpd did not start (pip install aiosmtpd)");
+        .expect("aiosmtpd did not start (is it installed? apt-get install python3-aiosmtpd)");
     assert_eq!(&ready, b"ready\n");
 
     let body = smtp_body(3000, 12);

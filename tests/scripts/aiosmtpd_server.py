@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A real STARTTLS server (aiosmtpd, from PyPI) for the tests.
+"""A real STARTTLS server (aiosmtpd: Debian's python3-aiosmtpd or PyPI) for the tests.
 
 Usage: aiosmtpd_server.py PORT CERTFILE KEYFILE OUTDIR
 
