@@ -559,12 +559,15 @@ fn reverse_lookup_that_hangs_times_out_with_99() {
         return;
     }
     // Inside the sandbox: loopback up, resolv.conf pointing at a UDP socket
-    // on 127.0.0.1:53 that never answers, then s6-tcpserver-access asked
+    // on 127.0.0.1:53 that never answers (waited for until it is bound: a
+    // python3 slow to start under load let the query be refused, 111), then
+    // s6-tcpserver-access asked
     // for the name of 127.0.0.2 (not in /etc/hosts, so DNS is asked).
     let script = format!(
         "ip link set lo up && mount --bind {} /etc/resolv.conf || exit 97
          python3 -c 'import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((\"127.0.0.1\",53)); time.sleep(8)' >/dev/null 2>&1 &
-         sleep 0.3; exec \"$@\"",
+         i=0; while ! grep -q ' 0100007F:0035 ' /proc/net/udp && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+         exec \"$@\"",
         resolv.display()
     );
     let bin = bin("s6-tcpserver-access");
