@@ -161,6 +161,17 @@ fn trust(roots: &[CertificateDer<'static>]) -> Result<Trust, Fatal> {
     })
 }
 
+/// An identity whose private key bytes are zeroed when it is dropped, on
+/// every way out of building a context: BoringSSL keeps its own copy (and
+/// cleanses it when freed), ours must not linger in freed heap memory.
+struct WipedOnDrop(Identity);
+
+impl Drop for WipedOnDrop {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0.key);
+    }
+}
+
 /// Installs a certificate chain and its key, checking that they match.
 fn use_identity(b: &mut SslContextBuilder, id: &Identity) -> Result<(), Fatal> {
     let mut chain = id.chain.iter();
@@ -246,7 +257,8 @@ fn new_session(ssl: Ssl, server: bool, server_name: Option<String>) -> Result<Se
 impl TlsBackend for Boring {
     type Session = Session;
 
-    fn client(s: ClientSettings) -> Result<Session, Fatal> {
+    fn client(mut s: ClientSettings) -> Result<Session, Fatal> {
+        let identity = s.identity.take().map(WipedOnDrop);
         let mut b = context_builder()?;
         // Liberal, as upstream's client: whatever BoringSSL still speaks.
         b.set_min_proto_version(Some(SslVersion::TLS1))
@@ -258,8 +270,8 @@ impl TlsBackend for Boring {
             // Only the handshake signatures are checked.
             b.set_verify(SslVerifyMode::NONE);
         }
-        if let Some(id) = &s.identity {
-            use_identity(&mut b, id)?;
+        if let Some(id) = &identity {
+            use_identity(&mut b, &id.0)?;
         }
         let ctx = b.build();
         let mut ssl = Ssl::new(&ctx).map_err(setup_error)?;
@@ -281,17 +293,26 @@ impl TlsBackend for Boring {
         new_session(ssl, false, s.server_name)
     }
 
-    fn server(s: ServerSettings) -> Result<Session, Fatal> {
+    fn server(mut s: ServerSettings) -> Result<Session, Fatal> {
+        let default_identity = s.default_identity.take().map(WipedOnDrop);
+        let sni_identities: Vec<(String, WipedOnDrop)> = std::mem::take(&mut s.sni_identities)
+            .into_iter()
+            .map(|(name, id)| (name, WipedOnDrop(id)))
+            .collect();
         let trust = match s.client_auth {
             ClientAuth::None => None,
             _ => Some(trust(&s.roots)?),
         };
-        let mut named = Vec::with_capacity(s.sni_identities.len());
-        for (name, id) in &s.sni_identities {
-            let ctx = server_context(Some(id), s.client_auth, trust.as_ref())?.build();
+        let mut named = Vec::with_capacity(sni_identities.len());
+        for (name, id) in &sni_identities {
+            let ctx = server_context(Some(&id.0), s.client_auth, trust.as_ref())?.build();
             named.push((name.clone(), ctx));
         }
-        let mut b = server_context(s.default_identity.as_ref(), s.client_auth, trust.as_ref())?;
+        let mut b = server_context(
+            default_identity.as_ref().map(|id| &id.0),
+            s.client_auth,
+            trust.as_ref(),
+        )?;
         if s.sni_level > 0 {
             let named = Arc::new(named);
             let level = s.sni_level;
