@@ -68,10 +68,76 @@ pub fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, Fatal> {
 /// The private key in `bytes`: PKCS#8, PKCS#1 or SEC1, PEM or DER.
 pub fn parse_key(bytes: &[u8]) -> Option<PrivateKeyDer<'static>> {
     if is_pem(bytes) {
-        PrivateKeyDer::from_pem_slice(bytes).ok()
+        parse_pem_key(bytes)
     } else {
         PrivateKeyDer::try_from(bytes.to_vec()).ok()
     }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The first `PRIVATE KEY` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1) or `EC
+/// PRIVATE KEY` (SEC1) section of a PEM file; other sections (`EC
+/// PARAMETERS`, certificates) are skipped. Decoded here rather than by
+/// rustls-pki-types, whose PEM reader frees its copy of the base64 text
+/// without zeroing it: every buffer here holding key bytes is zeroed, and
+/// the one returned becomes the key.
+fn parse_pem_key(bytes: &[u8]) -> Option<PrivateKeyDer<'static>> {
+    let mut rest = bytes;
+    while let Some(start) = find(rest, b"-----BEGIN ") {
+        let after = &rest[start + 11..];
+        let label_len = find(after, b"-----")?;
+        let label = &after[..label_len];
+        let body = &after[label_len + 5..];
+        let end_marker = [b"-----END ", label, b"-----"].concat();
+        let body_len = find(body, &end_marker)?;
+        rest = &body[body_len + end_marker.len()..];
+        let make: fn(Vec<u8>) -> PrivateKeyDer<'static> = match label {
+            b"PRIVATE KEY" => |v| PrivateKeyDer::Pkcs8(v.into()),
+            b"RSA PRIVATE KEY" => |v| PrivateKeyDer::Pkcs1(v.into()),
+            b"EC PRIVATE KEY" => |v| PrivateKeyDer::Sec1(v.into()),
+            _ => continue,
+        };
+        let mut der = base64_decode(&body[..body_len])?;
+        return Some(make(std::mem::take(&mut *der)));
+    }
+    None
+}
+
+/// Standard base64 with padding, whitespace ignored; `None` on any other
+/// byte or on data after the padding. The output never reallocates, so
+/// no copy of it is left behind.
+fn base64_decode(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() / 4 * 3 + 3));
+    let (mut acc, mut bits, mut padded) = (0u32, 0u32, false);
+    for &c in text {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                padded = true;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => continue,
+            _ => return None,
+        };
+        if padded {
+            return None;
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// A private key (KEYFILE).
@@ -142,6 +208,37 @@ mod tests {
         let mut long = vec![0x30, 0x82, 0x01, 0x00];
         long.extend(std::iter::repeat_n(0u8, 256));
         assert!(looks_like_der_sequence(&long));
+    }
+
+    #[test]
+    fn base64_as_pem_writes_it() {
+        let d = |t: &[u8]| base64_decode(t).map(|v| v.to_vec());
+        assert_eq!(d(b""), Some(vec![]));
+        assert_eq!(d(b"TWFu"), Some(b"Man".to_vec()));
+        assert_eq!(d(b"TWE=\r\n"), Some(b"Ma".to_vec()));
+        assert_eq!(d(b"TQ=="), Some(b"M".to_vec()));
+        assert_eq!(d(b"TW\nFu\n"), Some(b"Man".to_vec()));
+        assert_eq!(d(b"TQ==TQ=="), None);
+        assert_eq!(d(b"T!Fu"), None);
+    }
+
+    #[test]
+    fn pem_keys_of_each_kind_and_other_sections() {
+        let pem = |label: &str, body: &str| {
+            format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n")
+        };
+        let k = parse_key(pem("PRIVATE KEY", "AQID").as_bytes()).unwrap();
+        assert!(matches!(&k, PrivateKeyDer::Pkcs8(_)));
+        assert_eq!(k.secret_der(), [1, 2, 3]);
+        let k = parse_key(pem("RSA PRIVATE KEY", "AQID").as_bytes()).unwrap();
+        assert!(matches!(k, PrivateKeyDer::Pkcs1(_)));
+        let two = pem("EC PARAMETERS", "BggqhkjOPQMBBw==") + &pem("EC PRIVATE KEY", "BAU=");
+        let k = parse_key(two.as_bytes()).unwrap();
+        assert!(matches!(&k, PrivateKeyDer::Sec1(_)));
+        assert_eq!(k.secret_der(), [4, 5]);
+        assert!(parse_key(pem("CERTIFICATE", "AQID").as_bytes()).is_none());
+        assert!(parse_key(b"-----BEGIN PRIVATE KEY-----\nAQID\n").is_none());
+        assert!(parse_key(pem("PRIVATE KEY", "A?ID").as_bytes()).is_none());
     }
 
     #[test]
