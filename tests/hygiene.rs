@@ -6,7 +6,8 @@
 //! tests/environment.rs cover the common cases; this adds what they do
 //! not: a starting set of groups to lose, a gid distinct from the uid, the
 //! moment of the drop, the UCSPI engines, the four other programs'
-//! environments, and the fds.)
+//! environments, and the fds.) Last, no copy of a private key is left in
+//! an engine's writable memory once it is set up, on either backend.
 
 mod common;
 mod fault_support;
@@ -14,7 +15,8 @@ mod tcp_support;
 use common::*;
 use fault_support::*;
 use std::collections::BTreeSet;
-use std::io::Read;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -443,4 +445,95 @@ fn engines_hold_only_their_four_fds_and_stderr() {
         .collect();
     assert_eq!(sockets, [0], "s6-tcpserverd's sockets");
     drop(client);
+}
+
+/// The writable mappings of `pid` that hold `needle`.
+fn memory_holding(pid: u32, needle: &[u8]) -> Vec<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut hits = Vec::new();
+    for l in maps.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if !f[1].starts_with("rw") {
+            continue;
+        }
+        let (a, b) = f[0].split_once('-').unwrap();
+        let a = u64::from_str_radix(a, 16).unwrap();
+        let b = u64::from_str_radix(b, 16).unwrap();
+        let mut buf = vec![0u8; (b - a) as usize];
+        if mem.read_at(&mut buf, a).is_ok() && buf.windows(needle.len()).any(|w| w == needle) {
+            hits.push(l.to_string());
+        }
+    }
+    hits
+}
+
+/// The secret parts of a key as the files hold them: every base64 line of
+/// the PEM file, the PKCS#8 DER past its first 16 bytes (which the
+/// allocator overwrites when it frees a buffer), and the EC private
+/// scalar itself (the 32 bytes after `02 01 01 04 20`).
+fn secrets(key: &CertFiles) -> Vec<(String, Vec<u8>)> {
+    let pem = std::fs::read_to_string(&key.key_pem).unwrap();
+    let der = std::fs::read(&key.key_der).unwrap();
+    let mut v: Vec<(String, Vec<u8>)> = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+        .map(|l| (format!("PEM line {l}"), l.as_bytes().to_vec()))
+        .collect();
+    v.push(("DER".into(), der[16..].to_vec()));
+    let at = der
+        .windows(5)
+        .position(|w| w == [2, 1, 1, 4, 32])
+        .expect("an EC private key");
+    v.push(("private scalar".into(), der[at + 5..at + 37].to_vec()));
+    v
+}
+
+fn assert_no_secret(pid: u32, key: &CertFiles, what: &str) {
+    for (name, bytes) in secrets(key) {
+        let hits = memory_holding(pid, &bytes);
+        assert!(
+            hits.is_empty(),
+            "{what} still holds the key's {name} in {hits:?}"
+        );
+    }
+}
+
+#[test]
+fn no_copy_of_a_private_key_is_left_in_an_engines_memory() {
+    // Once the connection is up, the key file's bytes and the decoded key
+    // have been wiped: only the backend's own signing key remains, in its
+    // internal form.
+    let pki = Pki::new();
+    for der in [false, true] {
+        let (skey, ckey) = if der {
+            (&pki.server.key_der, &pki.client.key_der)
+        } else {
+            (&pki.server.key_pem, &pki.client.key_pem)
+        };
+        let (c, s) = tcp_pair();
+        let mut srv = Engine::server(
+            &pki,
+            s,
+            &["-Y"],
+            &[("KEYFILE", skey), ("CAFILE", &pki.ca_file)],
+        );
+        let mut cli = Engine::client(
+            &pki,
+            c,
+            &["-k", "localhost", "-y"],
+            &[("KEYFILE", ckey), ("CERTFILE", &pki.client.cert_pem)],
+        );
+        let mut out = srv.output.take().unwrap();
+        cli.input.as_mut().unwrap().write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        out.read_exact(&mut b).unwrap();
+        let form = if der { "DER" } else { "PEM" };
+        assert_no_secret(srv.pid(), &pki.server, &format!("s6-tlsd-io ({form} key)"));
+        assert_no_secret(cli.pid(), &pki.client, &format!("s6-tlsc-io ({form} key)"));
+        drop(cli.input.take());
+        drop(srv.input.take());
+        assert_eq!(cli.finish().0, 0);
+        assert_eq!(srv.finish().0, 0);
+    }
 }
