@@ -676,3 +676,34 @@ fn connections_outlive_a_killed_s6_tcpserverd_and_then_leave_nothing() {
 fn shell(script: &str) -> [&str; 3] {
     ["sh", "-c", script]
 }
+
+#[test]
+fn a_wrapper_killed_mid_handshake_leaves_an_engine_bounded_by_k_or_its_peer() {
+    // s6-tlsd dies (SIGKILL) while its engine waits for the rest of a
+    // ClientHello. Nothing can tell the engine that no prog will ever
+    // come but the peer: with -K it ends at the timeout; without, it
+    // waits, idle, and ends as soon as the peer goes.
+    let pki = Pki::new();
+    let hello = client_hello(&pki);
+    for k in [true, false] {
+        let opts: &[&str] = if k { &["-K", "1000"] } else { &[] };
+        let (mut c, s) = tcp_pair();
+        let mut wrapper = start(&mut tlsd(&pki, &s, opts, "echo never"), s);
+        c.write_all(&hello[..10]).unwrap();
+        let engine = find_in_tree(wrapper.pid(), "s6-tlsd-io", LIMIT);
+        kill(wrapper.pid(), libc::SIGKILL);
+        let _ = wrapper.wait(LIMIT);
+        if k {
+            assert_gone(&[engine], Duration::from_secs(4), "engine under -K");
+        } else {
+            assert_idle_for(engine.pid, Duration::from_secs(1), "orphaned engine");
+            assert!(engine.alive(), "the engine went without its peer closing");
+            drop(c);
+            assert_gone(
+                &[engine],
+                Duration::from_secs(2),
+                "engine after its peer closed",
+            );
+        }
+    }
+}
