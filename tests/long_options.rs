@@ -228,6 +228,22 @@ fn verbosity() {
         loud.contains("s6-tlsc-io: info: handshake done: TLSv1."),
         "{loud}"
     );
+    // The wrapper passes it on to its engine.
+    for (opts, want) in [
+        (&["--verbosity=0"][..], false),
+        (&["--verbosity", "1"], true),
+    ] {
+        let (c, s) = tcp_pair();
+        let mut server = start(&mut tlsd(&pki, &s, &[], "echo hi"), s);
+        let mut o = opts.to_vec();
+        o.push("--no-verify-cert");
+        let mut client = start(&mut tlsc(&pki, &c, &o, "read x <&6"), c);
+        let (code, err) = client.finish(LIMIT);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(server.finish(LIMIT).0, 0);
+        assert_eq!(err.contains(warning), want, "s6-tlsc {opts:?}: {err}");
+        assert_eq!(err.lines().count(), usize::from(want), "{err}");
+    }
 }
 
 /// s6-tlsd `server_opts` against s6-tlsc `client_opts` holding the client
