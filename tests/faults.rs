@@ -707,3 +707,52 @@ fn a_wrapper_killed_mid_handshake_leaves_an_engine_bounded_by_k_or_its_peer() {
         }
     }
 }
+
+#[test]
+fn ucspi_engines_end_when_their_prog_is_killed() {
+    // After STARTTLS the engine is the forked child of the program that
+    // exec'd into prog: prog killed while the peer idles, it must go too.
+    let pki = Pki::new();
+    let d = pki.dir.path();
+    // s6-ucspitlsd: prog starts TLS, says hi through it, then sleeps.
+    let (peer, sock) = tcp_pair();
+    let mut c = cmd("s6-ucspitlsd");
+    c.env("KEYFILE", &pki.server.key_pem)
+        .env("CERTFILE", &pki.server.cert_pem)
+        .args(sh(
+            "printf y >&$SSLCTLFD; echo hi >&$SSLWRITEFD; exec sleep 30",
+        ))
+        .stdin(owned(sock.try_clone().unwrap()))
+        .stdout(owned(sock.try_clone().unwrap()))
+        .stderr(Stdio::null());
+    let mut server = start(&mut c, sock);
+    drop(c);
+    let mut cli = Engine::client(&pki, peer, &["-k", "localhost"], &[]);
+    let (got, _rest) = read_at_least(cli.output.take().unwrap(), 3);
+    assert_eq!(got, b"hi\n");
+    let engine = find_in_tree(server.pid(), "s6-tlsd-io", LIMIT);
+    kill(server.pid(), libc::SIGKILL);
+    let _ = server.wait(LIMIT);
+    assert_gone(&[engine], Duration::from_secs(6), "s6-ucspitlsd's engine");
+
+    // s6-ucspitlsc: prog starts TLS, reads the server's line, then sleeps.
+    let mark = d.join("read");
+    let (cs, ss) = tcp_pair();
+    let mut srv = Engine::server(&pki, ss, &[], &[]);
+    let mut c = cmd("s6-ucspitlsc");
+    c.env("CAFILE", &pki.ca_file)
+        .args(["-k", "localhost"])
+        .args(sh(&format!(
+            "printf y >&$SSLCTLFD; read x <&$SSLREADFD; touch {}; exec sleep 30",
+            mark.display()
+        )))
+        .stderr(Stdio::null());
+    with_fds(&mut c, &[(raw(&cs), 6), (raw(&cs), 7)]);
+    let mut client = start(&mut c, cs);
+    srv.input.as_mut().unwrap().write_all(b"hello\n").unwrap();
+    wait_for_file(&mark, LIMIT);
+    let engine = find_in_tree(client.pid(), "s6-tlsc-io", LIMIT);
+    kill(client.pid(), libc::SIGKILL);
+    let _ = client.wait(LIMIT);
+    assert_gone(&[engine], Duration::from_secs(6), "s6-ucspitlsc's engine");
+}
