@@ -25,6 +25,7 @@
 
 use crate::backend::{Cleartext, HandshakeInfo, TlsSession};
 use crate::fatal::{Fatal, code};
+use crate::record_framing::RecordFraming;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
@@ -121,39 +122,6 @@ impl Pending {
     }
 }
 
-/// Follows TLS record framing in the ciphertext from the peer, to tell a
-/// clean EOF from one in the middle of a record, whatever the backend.
-#[derive(Default)]
-struct RecordTracker {
-    header: [u8; 5],
-    header_len: usize,
-    body_left: usize,
-}
-
-impl RecordTracker {
-    fn advance(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            if self.body_left > 0 {
-                let n = self.body_left.min(data.len());
-                self.body_left -= n;
-                data = &data[n..];
-                continue;
-            }
-            let n = (5 - self.header_len).min(data.len());
-            self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
-            self.header_len += n;
-            data = &data[n..];
-            if self.header_len == 5 {
-                self.body_left = u16::from_be_bytes([self.header[3], self.header[4]]) as usize;
-                self.header_len = 0;
-            }
-        }
-    }
-    fn mid_record(&self) -> bool {
-        self.header_len > 0 || self.body_left > 0
-    }
-}
-
 /// Where one direction stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flow {
@@ -181,7 +149,8 @@ struct Loop<'a, S: TlsSession, P: Ports> {
     net_eof: bool,
     close_notify_queued: bool,
     handshake_seen: bool,
-    records: RecordTracker,
+    /// Tells a clean EOF from one inside a record.
+    records: RecordFraming,
     /// The app closed its reading end: decrypted data is dropped.
     discarding: bool,
     /// When to stop draining the network for a gone app.
@@ -241,7 +210,7 @@ pub fn run<S: TlsSession, P: Ports>(
         net_eof: false,
         close_notify_queued: false,
         handshake_seen: false,
-        records: RecordTracker::default(),
+        records: RecordFraming::default(),
         deferred: None,
         discarding: false,
         linger_until: None,

@@ -23,6 +23,7 @@ pub mod notify_block;
 pub mod options;
 pub mod programs;
 pub mod proxy_header;
+pub mod record_framing;
 pub mod resolve;
 pub mod selfpipe;
 pub mod sni;

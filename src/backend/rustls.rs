@@ -11,6 +11,7 @@ use super::{
 };
 use crate::cipher_names;
 use crate::fatal::{Fatal, code};
+use crate::record_framing::RecordFraming;
 use crate::sni;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -31,6 +32,8 @@ pub struct Session {
     conn: rustls::Connection,
     server_name: Option<String>,
     sent_close_notify: bool,
+    /// The records of the ciphertext handed to rustls so far.
+    framing: RecordFraming,
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -205,6 +208,7 @@ impl TlsBackend for Rustls {
             conn: conn.into(),
             server_name: s.server_name,
             sent_close_notify: false,
+            framing: RecordFraming::default(),
         })
     }
 
@@ -251,6 +255,7 @@ impl TlsBackend for Rustls {
             conn: conn.into(),
             server_name: None,
             sent_close_notify: false,
+            framing: RecordFraming::default(),
         })
     }
 
@@ -267,19 +272,42 @@ fn tls_error(e: rustls::Error) -> TlsError {
 }
 
 impl TlsSession for Session {
+    /// Hands rustls the ciphertext up to the end of each record header
+    /// and each record, and has it process what it holds there: it checks
+    /// a header as soon as it is whole (a peer that is not speaking TLS is
+    /// caught at once), and never holds a partial record when it processes
+    /// one, which it would then shift to the front of its buffer in place
+    /// (a degenerate memmove that musl runs byte by byte). One byte of the
+    /// next record goes in with each record, so that its buffer is never
+    /// left empty, which would make it shrink the buffer and grow it back.
     fn feed_ciphertext(&mut self, data: &[u8]) -> Result<usize, TlsError> {
         let mut taken = 0;
-        while taken < data.len() && self.conn.wants_read() {
-            let mut rest = &data[taken..];
-            match self.conn.read_tls(&mut rest) {
+        // Not bounded by `wants_read()`, which turns false as soon as one
+        // record's plaintext is unread: rustls refuses more itself once it
+        // holds more plaintext than its limit.
+        while taken < data.len() {
+            let rest = &data[taken..];
+            let mut n = self.framing.to_boundary(rest);
+            if self.framing.in_body() && n < rest.len() {
+                n += 1;
+            }
+            let mut offer = &rest[..n];
+            match self.conn.read_tls(&mut offer) {
                 // After close_notify rustls reads nothing more: what follows
                 // is ignored, as a peer may not send after it anyway.
                 Ok(0) => return Ok(data.len()),
-                Ok(n) => taken += n,
-                // Its buffers are full: back-pressure.
-                Err(_) => break,
+                Ok(k) => {
+                    taken += k;
+                    if self.framing.advance(&rest[..k]) > 0 {
+                        self.conn.process_new_packets().map_err(tls_error)?;
+                    }
+                }
+                // Its buffers are full: let it make room, else back-pressure.
+                Err(_) => {
+                    self.conn.process_new_packets().map_err(tls_error)?;
+                    break;
+                }
             }
-            self.conn.process_new_packets().map_err(tls_error)?;
         }
         Ok(taken)
     }
