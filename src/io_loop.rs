@@ -26,6 +26,7 @@
 use crate::backend::{Cleartext, HandshakeInfo, TlsSession};
 use crate::fatal::{Fatal, code};
 use crate::record_framing::RecordFraming;
+use rustix::event::PollFd;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
@@ -585,6 +586,8 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
 pub struct FdPorts {
     fds: [RawFd; 4],
     open: [bool; 4],
+    /// Reused by every poll, so that waiting allocates nothing.
+    poll_set: Vec<PollFd<'static>>,
 }
 
 impl FdPorts {
@@ -598,6 +601,7 @@ impl FdPorts {
         Ok(FdPorts {
             fds,
             open: [true; 4],
+            poll_set: Vec::with_capacity(4),
         })
     }
 }
@@ -645,39 +649,45 @@ impl Ports for FdPorts {
     }
 
     fn poll(&mut self, want: [bool; 4], timeout: Option<Duration>) -> io::Result<[bool; 4]> {
-        let mut set = [libc::pollfd {
-            fd: -1,
-            events: 0,
-            revents: 0,
-        }; 4];
+        use rustix::event::{PollFlags, Timespec};
+        let set = &mut self.poll_set;
+        set.clear();
+        let mut port_of = [0usize; 4];
         for p in PORTS {
             let i = p as usize;
-            if want[i] && self.open[i] {
-                set[i].fd = self.fds[i];
-                set[i].events = match p {
-                    Port::AppIn | Port::NetIn => libc::POLLIN,
-                    Port::AppOut | Port::NetOut => libc::POLLOUT,
-                };
-            } else if p == Port::AppOut && self.open[i] {
-                // Watched for errors only (events 0): a pipe whose reader
+            if !self.open[i] {
+                continue;
+            }
+            let flags = if want[i] {
+                match p {
+                    Port::AppIn | Port::NetIn => PollFlags::IN,
+                    Port::AppOut | Port::NetOut => PollFlags::OUT,
+                }
+            } else if p == Port::AppOut {
+                // Watched for errors only (no events): a pipe whose reader
                 // is gone reports POLLERR, a socket whose peer closed
                 // POLLHUP; a live one reports nothing.
-                set[i].fd = self.fds[i];
+                PollFlags::empty()
+            } else {
+                continue;
+            };
+            port_of[set.len()] = i;
+            set.push(PollFd::from_borrowed_fd(crate::sys::fd(self.fds[i]), flags));
+        }
+        // Rounded up to the millisecond, as poll(2) would wait, so that a
+        // deadline is never polled for 0 ms too early.
+        let ts = timeout.map(|t| {
+            let ms = t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i64;
+            Timespec {
+                tv_sec: ms / 1000,
+                tv_nsec: (ms % 1000) * 1_000_000,
             }
+        });
+        rustix::event::poll(set, ts.as_ref())?;
+        let mut ready = [false; 4];
+        for (k, fd) in set.iter().enumerate() {
+            ready[port_of[k]] = !fd.revents().is_empty();
         }
-        let ms = match timeout {
-            // Round up, so that a deadline is never polled for 0 ms too early.
-            Some(t) => t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32,
-            None => -1,
-        };
-        // SAFETY: `set` is a live array of 4 pollfd and we pass its length;
-        // entries with fd -1 are ignored by the kernel.
-        let r = unsafe { libc::poll(set.as_mut_ptr(), set.len() as libc::nfds_t, ms) };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(std::array::from_fn(|i| {
-            set[i].fd >= 0 && set[i].revents != 0
-        }))
+        Ok(ready)
     }
 }
