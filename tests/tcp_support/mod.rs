@@ -76,12 +76,29 @@ impl Server {
     }
 
     /// The number the server's next fd would get.
+    /// The lowest fd number the server does not hold, once its fd table
+    /// has been the same for 100 ms: right after start-up it may still
+    /// hold a passing fd (the /dev/null it puts on stdout after `-1`),
+    /// which would leave a hole below a limit computed from it.
     pub fn lowest_free_fd(&self) -> u64 {
-        let used: Vec<u64> = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect();
-        (0..).find(|n| !used.contains(n)).unwrap()
+        let used = || -> Vec<u64> {
+            let mut v: Vec<u64> = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect();
+            v.sort();
+            v
+        };
+        let end = Instant::now() + T;
+        let mut last = used();
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = used();
+            if now == last || Instant::now() > end {
+                return (0..).find(|n| !now.contains(n)).unwrap();
+            }
+            last = now;
+        }
     }
 
     /// Resident memory of the server process, KiB.
