@@ -36,8 +36,46 @@ pub struct Session {
     framing: RecordFraming,
 }
 
+/// ring's suites, TLS 1.3 first, each version's fastest AEAD first: what
+/// the client offers first is what a server honouring its order picks.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut p = rustls::crypto::ring::default_provider();
+    let aes = aes_in_hardware();
+    p.cipher_suites
+        .sort_by_key(|cs| (cs.tls13().is_none(), aead_rank(cs.suite(), aes)));
+    Arc::new(p)
+}
+
+/// AES-128-GCM, then AES-256-GCM (four more rounds), then
+/// ChaCha20-Poly1305, where the CPU has AES instructions; ChaCha20 first
+/// where it does not (as BoringSSL orders them).
+fn aead_rank(suite: rustls::CipherSuite, aes_in_hardware: bool) -> u8 {
+    use rustls::CipherSuite as C;
+    let rank = match suite {
+        C::TLS13_AES_128_GCM_SHA256
+        | C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
+        C::TLS13_AES_256_GCM_SHA384
+        | C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+        | C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => 1,
+        _ => 2,
+    };
+    if aes_in_hardware {
+        rank
+    } else {
+        (rank + 1) % 3
+    }
+}
+
+fn aes_in_hardware() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("aes")
+        && std::arch::is_x86_feature_detected!("pclmulqdq");
+    #[cfg(target_arch = "aarch64")]
+    return std::arch::is_aarch64_feature_detected!("aes")
+        && std::arch::is_aarch64_feature_detected!("pmull");
+    #[allow(unreachable_code)]
+    false
 }
 
 fn root_store(roots: &[CertificateDer<'static>]) -> Result<Arc<RootCertStore>, Fatal> {
@@ -391,6 +429,33 @@ impl TlsSession for Session {
             cipher,
             server_name,
             peer_cert,
+        }
+    }
+}
+
+#[cfg(test)]
+mod suite_order {
+    use super::*;
+
+    #[test]
+    fn tls13_first_then_the_fastest_aead_of_each_version() {
+        for (aes, first13, first12) in [
+            (
+                true,
+                rustls::CipherSuite::TLS13_AES_128_GCM_SHA256,
+                rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            ),
+            (
+                false,
+                rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+                rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            ),
+        ] {
+            let mut suites = rustls::crypto::ring::default_provider().cipher_suites;
+            suites.sort_by_key(|cs| (cs.tls13().is_none(), aead_rank(cs.suite(), aes)));
+            assert_eq!(suites[0].suite(), first13);
+            assert_eq!(suites.iter().filter(|cs| cs.tls13().is_some()).count(), 3);
+            assert_eq!(suites[3].suite(), first12);
         }
     }
 }

@@ -114,6 +114,23 @@ fn handshake() -> (Pki, S, S, Link, Link) {
 }
 
 #[test]
+fn two_ends_of_ours_agree_on_the_fastest_aead() {
+    let (_, c, s, _, _) = handshake();
+    #[cfg(target_arch = "x86_64")]
+    let aes = std::arch::is_x86_feature_detected!("aes")
+        && std::arch::is_x86_feature_detected!("pclmulqdq");
+    #[cfg(not(target_arch = "x86_64"))]
+    let aes = c.handshake_info().cipher.contains("AES");
+    let fastest = if aes {
+        "TLS_AES_128_GCM_SHA256"
+    } else {
+        "TLS_CHACHA20_POLY1305_SHA256"
+    };
+    assert_eq!(c.handshake_info().cipher, fastest);
+    assert_eq!(s.handshake_info().cipher, fastest);
+}
+
+#[test]
 fn both_ends_describe_the_same_session() {
     let (p, c, s, _, _) = handshake();
     let (ci, si) = (c.handshake_info(), s.handshake_info());
