@@ -167,7 +167,14 @@ pub fn run(
             .then(|| Duration::from_millis(u64::from(o.handshake_timeout_ms))),
     };
     let verbosity = o.verbosity;
+    let net = ports.net_in();
     let mut on_handshake = |info: &crate::backend::HandshakeInfo| -> Result<()> {
+        // The peer's last handshake flight is in, and our ACK for it is
+        // delayed (40 ms on Linux) unless we answer with data. A client
+        // that sends its request right behind its Finished has Nagle hold
+        // the request until that ACK: acknowledge now. Only a socket can;
+        // on a pipe this fails, and there is nothing to do.
+        let _ = rustix::net::sockopt::set_tcp_quickack(sys::fd(net), true);
         if verbosity >= 2 {
             fatal::info(format!("handshake done: {} {}", info.protocol, info.cipher));
         }

@@ -606,6 +606,13 @@ impl FdPorts {
     }
 }
 
+impl FdPorts {
+    /// The fd ciphertext comes in on.
+    pub fn net_in(&self) -> RawFd {
+        self.fds[Port::NetIn as usize]
+    }
+}
+
 impl Ports for FdPorts {
     fn read(&mut self, port: Port, buf: &mut [u8]) -> io::Result<usize> {
         Ok(rustix::io::read(
