@@ -10,8 +10,8 @@
 # processes of both ends) per unit of work, which holds up better than the
 # rates on a machine shared with other jobs.
 # Each backend talks to itself and negotiates its own preferred TLS 1.3
-# suite (printed at the end): AES-256-GCM for rustls, AES-128-GCM for
-# BoringSSL; BoringSSL also offers the X25519MLKEM768 hybrid key exchange.
+# suite (printed at the end): AES-128-GCM for both on a CPU with AES
+# instructions; BoringSSL also offers the X25519MLKEM768 hybrid key exchange.
 # Release builds: target/release (rustls) and target/boring/release.
 # Loopback only; every process is bounded in time and killed on exit.
 #
