@@ -1,0 +1,516 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of our TLS tunnels against stunnel, socat and
+plain TCP, in one run on one machine (loopback only, every process bounded
+in time and killed on exit). Called by bench/run.sh, which builds the
+binaries; see there for the usage.
+
+What it measures, for each subject:
+  - bulk MiB/s each way through a whole client chain -> server chain, the
+    byte count checked at the far end (a short count fails the run);
+  - connections per second, sequential and concurrent, with p50/p99 of one
+    connection (connect, handshake, 5-byte echo, close), from an in-process
+    Python TLS client, so that the server side alone is timed;
+  - our own client chain against our own server, sequential;
+  - the engines' peak RSS (VmHWM) during the bulk transfer;
+  - the server's memory per idle connection (RSS and PSS, every process
+    the connection costs);
+  - binary sizes.
+Rates vary with whatever else the machine runs: read the ratios between
+columns of one run, not the absolute figures.
+"""
+import argparse, json, os, shutil, signal, socket, ssl, subprocess, sys, tempfile, threading, time
+from multiprocessing import Pool
+
+p = argparse.ArgumentParser()
+p.add_argument("--mib", type=int, default=1024, help="bulk transfer size each way")
+p.add_argument("--conns", type=int, default=300, help="sequential connections per subject")
+p.add_argument("--concurrency", type=int, default=4)
+p.add_argument("--idle", type=int, default=20, help="idle connections for the memory figure")
+p.add_argument("--subjects", default="", help="comma-separated subset of subjects")
+p.add_argument("dirs", nargs="+", help="name=bindir for each build of ours, first is the reference")
+args = p.parse_args()
+
+size = args.mib << 20
+tmp = tempfile.mkdtemp(prefix="s6tls-compare.")
+live = []  # processes to kill at the end, whatever happens
+
+
+def sh(*argv):
+    subprocess.run(argv, check=True, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
+# A CA and a P-256 certificate for localhost, used by every subject.
+sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+   "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=bench CA", "-days", "2")
+sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+   "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+with open(os.path.join(tmp, "ext"), "w") as f:
+    f.write("subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\n")
+sh("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+   "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext")
+KEY, CERT, CA = (os.path.join(tmp, n) for n in ("server.key", "server.pem", "ca.pem"))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_listening(port, limit=10):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    sys.exit(f"nothing listens on port {port}")
+
+
+def spawn(argv, env=None, **kw):
+    proc = subprocess.Popen(argv, env=env, cwd=tmp, start_new_session=True, **kw)
+    live.append(proc)
+    return proc
+
+
+def stop(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    live.remove(proc)
+
+
+def run(argv, env, limit, stdin=subprocess.DEVNULL):
+    proc = spawn(argv, env=env, stdin=stdin, stdout=subprocess.DEVNULL)
+    try:
+        code = proc.wait(limit)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"{argv[0]}: still running after {limit}s")
+    live.remove(proc)
+    if code != 0:
+        sys.exit(f"{' '.join(argv[:3])}...: exit code {code}")
+
+
+# The applications at both ends of a bulk transfer: dd in 1 MiB blocks, so
+# that they cost little next to the tunnel, with dd's own count checked.
+def sender(wfd):
+    return f"dd if=/dev/zero bs=1M count={args.mib} 2>/dev/null >&{wfd}; exec {wfd}>&-"
+
+
+def counter(rfd, name):
+    # It stops after exactly the bytes expected rather than at EOF: stunnel
+    # passes no half-close on to the app it execs.
+    return f"dd bs=1M count={args.mib} iflag=fullblock of=/dev/null <&{rfd} 2>{tmp}/{name}"
+
+
+def counted(name):
+    with open(os.path.join(tmp, name)) as f:
+        for line in f:
+            if "bytes" in line:
+                return int(line.split()[0])
+    return -1
+
+
+class Ours:
+    """s6-tlsclient -> s6-tlsserver, default options (no -D), from bindir."""
+
+    def __init__(self, name, bindir, tls=True):
+        self.name, self.bindir, self.tls = name, bindir, tls
+
+    def env(self, **extra):
+        e = {"PATH": self.bindir + ":/usr/bin:/bin"}
+        e.update(extra)
+        return e
+
+    def serve(self, prog):
+        port = free_port()
+        if self.tls:
+            argv = ["s6-tlsserver", "-H", "127.0.0.1", str(port), "sh", "-c", prog]
+            env = self.env(KEYFILE=KEY, CERTFILE=CERT)
+        else:
+            argv = ["s6-tcpserver", "127.0.0.1", str(port), "sh", "-c", prog]
+            env = self.env()
+        proc = spawn(argv, env=env, stderr=subprocess.DEVNULL)
+        wait_listening(port)
+        return proc, port
+
+    def client(self, port, prog, limit=600, stdin=subprocess.DEVNULL):
+        if self.tls:
+            argv = ["s6-tlsclient", "-H", "-k", "localhost", "127.0.0.1", str(port), "sh", "-c", prog]
+            env = self.env(CAFILE=CA)
+        else:
+            argv = ["s6-tcpclient", "-H", "127.0.0.1", str(port), "sh", "-c", prog]
+            env = self.env()
+        run(argv, env, limit, stdin)
+
+    # fds of the client app and of the server app
+    cfd = (6, 7)
+    sfd = (0, 1)
+
+
+class Stunnel:
+    """stunnel at both ends: the server execs the app per connection (as
+    inetd does); the client app reaches the client stunnel over one more
+    plain loopback hop, through our s6-tcpclient."""
+
+    name = "stunnel"
+    cfd = (6, 7)
+    sfd = (0, 1)
+
+    def __init__(self, ref):
+        self.ref = ref
+
+    def conf(self, text):
+        path = os.path.join(tmp, f"stunnel-{free_port()}.conf")
+        with open(path, "w") as f:
+            f.write("foreground = yes\npid =\ndebug = 0\n" + text)
+        return path
+
+    def serve(self, prog):
+        port = free_port()
+        with open(os.path.join(tmp, f"app-{port}.sh"), "w") as f:
+            f.write(prog + "\n")
+        conf = self.conf(f"[s]\naccept = 127.0.0.1:{port}\ncert = {CERT}\nkey = {KEY}\n"
+                         f"exec = /bin/sh\nexecArgs = sh {tmp}/app-{port}.sh\n")
+        proc = spawn(["stunnel4", conf], stderr=subprocess.DEVNULL)
+        wait_listening(port)
+        return proc, port
+
+    def client(self, port, prog, limit=600, stdin=subprocess.DEVNULL):
+        local = free_port()
+        conf = self.conf(f"[c]\nclient = yes\naccept = 127.0.0.1:{local}\nconnect = 127.0.0.1:{port}\n"
+                         f"CAfile = {CA}\nverifyChain = yes\ncheckHost = localhost\n")
+        tunnel = spawn(["stunnel4", conf], stderr=subprocess.DEVNULL)
+        try:
+            wait_listening(local)
+            run(["s6-tcpclient", "-H", "127.0.0.1", str(local), "sh", "-c", prog],
+                self.ref.env(), limit, stdin)
+        finally:
+            stop(tunnel)
+
+
+class Socat:
+    """socat OPENSSL-LISTEN,fork with the app as SYSTEM at both ends."""
+
+    name = "socat"
+    cfd = (0, 1)
+    sfd = (0, 1)
+
+    def serve(self, prog):
+        port = free_port()
+        proc = spawn(["socat", f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,"
+                      f"cert={CERT},key={KEY},verify=0", f"SYSTEM:{prog}"],
+                     stderr=subprocess.DEVNULL)
+        wait_listening(port)
+        return proc, port
+
+    def client(self, port, prog, limit=600, stdin=subprocess.DEVNULL):
+        run(["socat", "-t", "10", f"SYSTEM:{prog}",
+             f"OPENSSL:127.0.0.1:{port},cafile={CA},commonname=localhost"],
+            None, limit, stdin)
+
+
+# --- engine memory: the high-water mark of every engine process seen ------
+
+class EngineWatch(threading.Thread):
+    """Samples the VmHWM of the engines this run started (found by their
+    session: every process here is started in a session of its own), which
+    only grows, so the last sample is the peak."""
+
+    names = ("s6-tlsc-io", "s6-tlsd-io")
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak = {}
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.02):
+            ours = {p.pid for p in list(live)}
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/comm") as f:
+                        comm = f.read().strip()
+                    if comm not in self.names:
+                        continue
+                    with open(f"/proc/{pid}/stat") as f:
+                        sid = int(f.read().rsplit(")", 1)[1].split()[3])
+                    if sid not in ours:
+                        continue
+                    with open(f"/proc/{pid}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                kib = int(line.split()[1])
+                                self.peak[comm] = max(self.peak.get(comm, 0), kib)
+                except OSError:
+                    pass
+
+
+def bulk(subject, up):
+    """MiB/s client -> server (up) or server -> client; the engines' peaks."""
+    tag = f"{subject.name}-{'up' if up else 'down'}"
+    cr, cw = subject.cfd
+    sr, sw = subject.sfd
+    if up:
+        server_app = f"exec {sw}>&-; {counter(sr, tag)}"
+        client_app = f"{sender(cw)}; cat <&{cr} >/dev/null"
+    else:
+        server_app = f"{sender(sw)}; cat <&{sr} >/dev/null"
+        client_app = f"exec {cw}>&-; {counter(cr, tag)}"
+    server, port = subject.serve(server_app)
+    watch = EngineWatch()
+    watch.start()
+    try:
+        t = time.monotonic()
+        subject.client(port, client_app)
+        if up:  # the server's count is written when its app ends
+            end = time.monotonic() + 30
+            while counted(tag) < 0 and time.monotonic() < end:
+                time.sleep(0.005)
+        dt = time.monotonic() - t
+    finally:
+        watch.done.set()
+        watch.join()
+        stop(server)
+    got = counted(tag)
+    if got != size:
+        sys.exit(f"{tag}: {got} bytes arrived, {size} sent")
+    return size / (1 << 20) / dt, watch.peak
+
+
+# --- connections ------------------------------------------------------------
+
+def one_connection(port):
+    ctx = ssl.create_default_context(cafile=CA)
+    t = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(b"ping\n")
+            got = b""
+            while len(got) < 5:
+                chunk = s.recv(5 - len(got))
+                if not chunk:
+                    break
+                got += chunk
+            if got != b"ping\n":
+                raise RuntimeError(f"echo gave {got!r}")
+    return time.monotonic() - t
+
+
+def worker(job):
+    port, n = job
+    return [one_connection(port) for _ in range(n)]
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+
+
+def connections(subject):
+    server, port = subject.serve("exec cat")
+    try:
+        for _ in range(10):  # warm the page cache and the server
+            one_connection(port)
+        t = time.monotonic()
+        seq = [one_connection(port) for _ in range(args.conns)]
+        seq_rate = args.conns / (time.monotonic() - t)
+        per = max(1, args.conns // args.concurrency)
+        with Pool(args.concurrency) as pool:
+            t = time.monotonic()
+            conc = [x for xs in pool.map(worker, [(port, per)] * args.concurrency) for x in xs]
+            conc_rate = len(conc) / (time.monotonic() - t)
+    finally:
+        stop(server)
+    return dict(seq=seq_rate, seq_p50=pct(seq, .5), seq_p99=pct(seq, .99),
+                conc=conc_rate, conc_p50=pct(conc, .5), conc_p99=pct(conc, .99))
+
+
+def own_client_rate(subject, n):
+    """Our s6-tlsclient -> s6-tlsserver, a 5-byte echo each, sequential."""
+    server, port = subject.serve("exec cat")
+    try:
+        t = time.monotonic()
+        for _ in range(n):
+            r, w = os.pipe()
+            os.write(w, b"ping\n")
+            os.close(w)
+            subject.client(port, "exec s6-ioconnect", limit=20, stdin=r)
+            os.close(r)
+        return n / (time.monotonic() - t)
+    finally:
+        stop(server)
+
+
+def exec_cost(subject, n=300):
+    """ms to start s6-tlsd-io and have it exit (a usage error): what every
+    connection pays for each program of the chain it execs."""
+    path = os.path.join(subject.bindir, "s6-tlsd-io")
+    t = time.monotonic()
+    for _ in range(n):
+        pid = os.posix_spawn(path, [path, "--no-such-option"], {},
+                             file_actions=[(os.POSIX_SPAWN_OPEN, 2, "/dev/null", os.O_WRONLY, 0)])
+        os.waitpid(pid, 0)
+    return (time.monotonic() - t) * 1000 / n
+
+
+# --- memory per idle connection ---------------------------------------------
+
+def tree(root):
+    """Pids of root's descendants."""
+    kids = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(pid))
+            except OSError:
+                pass
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(kids.get(pid, []))
+    return out
+
+
+def rss_pss(pid):
+    rss = pss = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1])
+    return rss, pss
+
+
+def total(pids):
+    r = p = 0
+    for pid in pids:
+        try:
+            a, b = rss_pss(pid)
+            r, p = r + a, p + b
+        except OSError:
+            pass
+    return r, p
+
+
+def idle_memory(subject):
+    server, port = subject.serve("exec cat")
+    held = []
+    try:
+        one_connection(port)
+        time.sleep(0.2)
+        base = total(tree(server.pid))
+        ctx = ssl.create_default_context(cafile=CA)
+        for _ in range(args.idle):
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                                server_hostname="localhost")
+            s.sendall(b"ping\n")
+            s.recv(5)
+            held.append(s)
+        time.sleep(0.3)
+        now = total(tree(server.pid))
+        return tuple((b - a) / args.idle for a, b in zip(base, now))
+    finally:
+        for s in held:
+            s.close()
+        stop(server)
+
+
+# --- the run ------------------------------------------------------------------
+
+def binary_sizes(name, bindir):
+    """Each program's own binary, stripped; a directory of symlinks to one
+    multicall binary counts that binary once."""
+    rows, seen = [], set()
+    for prog in ("s6-tlsc-io", "s6-tlsd-io", "s6-tlsc", "s6-tlsd", "s6-tlsclient", "s6-tlsserver",
+                 "s6-tcpserverd", "s6-networking"):
+        path = os.path.realpath(os.path.join(bindir, prog))
+        if not os.path.exists(path) or path in seen:
+            continue
+        seen.add(path)
+        stripped = os.path.join(tmp, "strip-" + prog)
+        shutil.copy(path, stripped)
+        subprocess.run(["strip", stripped], check=True)
+        rows.append((f"{name} {os.path.basename(path)}", os.path.getsize(stripped)))
+    return rows
+
+
+def main():
+    ours = [Ours(*d.split("=", 1)) for d in args.dirs]
+    ref = ours[0]
+    subjects = ours + [Stunnel(ref), Socat(), Ours("plain-tcp", ref.bindir, tls=False)]
+    if args.subjects:
+        keep = args.subjects.split(",")
+        subjects = [s for s in subjects if s.name in keep]
+    tls_subjects = [s for s in subjects if getattr(s, "tls", True)]
+    res = {s.name: {} for s in subjects}
+    for up in (True, False):
+        way = "up" if up else "down"
+        for s in subjects:
+            rate, peak = bulk(s, up)
+            res[s.name][f"bulk_{way}"] = rate
+            for comm, kib in peak.items():
+                res[s.name][f"hwm_{comm}"] = max(res[s.name].get(f"hwm_{comm}", 0), kib)
+    for s in tls_subjects:
+        res[s.name].update(connections(s))
+        res[s.name]["idle_rss"], res[s.name]["idle_pss"] = idle_memory(s)
+    for s in ours:
+        if s.name in res:
+            res[s.name]["own_client"] = own_client_rate(s, max(50, args.conns // 3))
+            res[s.name]["exec_ms"] = exec_cost(s)
+
+    names = [s.name for s in subjects]
+    rows = [
+        (f"bulk client->server MiB/s ({args.mib} MiB)", "bulk_up", "{:.0f}"),
+        (f"bulk server->client MiB/s ({args.mib} MiB)", "bulk_down", "{:.0f}"),
+        (f"conn/s sequential ({args.conns})", "seq", "{:.0f}"),
+        ("  p50 ms", "seq_p50", "{:.2f}"),
+        ("  p99 ms", "seq_p99", "{:.2f}"),
+        (f"conn/s, {args.concurrency} clients at once", "conc", "{:.0f}"),
+        ("  p50 ms", "conc_p50", "{:.2f}"),
+        ("  p99 ms", "conc_p99", "{:.2f}"),
+        ("own s6-tlsclient conn/s", "own_client", "{:.0f}"),
+        ("start+exit of s6-tlsd-io, ms", "exec_ms", "{:.2f}"),
+        ("peak RSS s6-tlsc-io KiB", "hwm_s6-tlsc-io", "{:.0f}"),
+        ("peak RSS s6-tlsd-io KiB", "hwm_s6-tlsd-io", "{:.0f}"),
+        ("idle conn, server RSS KiB", "idle_rss", "{:.0f}"),
+        ("idle conn, server PSS KiB", "idle_pss", "{:.0f}"),
+    ]
+    width = max(12, *(len(n) + 1 for n in names))
+    print(f"{'':40}" + "".join(f"{n:>{width}}" for n in names))
+    for label, key, fmt in rows:
+        cells = [fmt.format(res[n][key]) if key in res[n] else "-" for n in names]
+        print(f"{label:40}" + "".join(f"{c:>{width}}" for c in cells))
+    print()
+    for s in ours:
+        for label, n in binary_sizes(s.name, s.bindir):
+            print(f"{label:40}{n:>12} bytes stripped")
+    with open(os.environ.get("BENCH_JSON", os.devnull), "w") as f:
+        json.dump(res, f, indent=1)
+
+
+try:
+    main()
+finally:
+    for proc in list(live):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    shutil.rmtree(tmp, ignore_errors=True)

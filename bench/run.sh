@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Our tunnels side by side with stunnel, socat and plain TCP, in one run:
+# bulk MiB/s each way, connections/s (sequential and concurrent, p50/p99),
+# engine peak RSS, server memory per idle connection, binary sizes.
+# Builds: glibc rustls (target/release), glibc BoringSSL
+# (target/boring/release), static musl rustls with the firmware profile:
+# the multicall binary with its symlinks, and one binary per program. Loopback only, bounded, cleans up.
+#
+# Usage: bench/run.sh [--mib N] [--conns N] [--concurrency N] [--idle N] [--subjects a,b]
+# Needs: openssl, stunnel4, socat, musl-tools and the musl Rust target
+#   (apt-get install stunnel4 socat musl-tools; rustup target add x86_64-unknown-linux-musl)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release -q
+cargo build --release -q --no-default-features --features boring --target-dir target/boring
+cargo build --profile firmware -q --target x86_64-unknown-linux-musl --bins
+musl=$PWD/target/x86_64-unknown-linux-musl/firmware
+# The multicall binary alone in a directory with its symlinks, as firmware
+# ships it (siblings are found next to the executable).
+rm -rf "$musl/multicall" && mkdir "$musl/multicall"
+cp "$musl/s6-networking" "$musl/multicall/"
+"$musl/multicall/s6-networking" --install "$musl/multicall" >/dev/null
+
+exec python3 bench/compare.py "$@" \
+  glibc-rustls="$PWD/target/release" \
+  glibc-boring="$PWD/target/boring/release" \
+  musl-multicall="$musl/multicall" \
+  musl-each="$musl"
