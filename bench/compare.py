@@ -21,6 +21,9 @@ columns of one run, not the absolute figures.
 import argparse, json, os, shutil, signal, socket, ssl, subprocess, sys, tempfile, threading, time
 from multiprocessing import Pool
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pki  # noqa: E402
+
 p = argparse.ArgumentParser()
 p.add_argument("--mib", type=int, default=1024, help="bulk transfer size each way")
 p.add_argument("--conns", type=int, default=300, help="sequential connections per subject")
@@ -35,19 +38,8 @@ tmp = tempfile.mkdtemp(prefix="s6tls-compare.")
 live = []  # processes to kill at the end, whatever happens
 
 
-def sh(*argv):
-    subprocess.run(argv, check=True, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-
-
 # A CA and a P-256 certificate for localhost, used by every subject.
-sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-   "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=bench CA", "-days", "2")
-sh("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-   "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
-with open(os.path.join(tmp, "ext"), "w") as f:
-    f.write("subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\n")
-sh("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-   "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext")
+pki.make(tmp)
 KEY, CERT, CA = (os.path.join(tmp, n) for n in ("server.key", "server.pem", "ca.pem"))
 
 
