@@ -416,6 +416,16 @@ fn reverse_lookups_send_no_dns_query_off_the_machine() {
     assert_eq!(read(&out), "traced\n");
     let env = env_of(&read(&envfile));
     assert_eq!(env["TCPREMOTEHOST"], name);
+    // The server is strace's child: stop it first, as dropping srv stops
+    // only strace, which would leave its tracee running.
+    for pid in srv.children() {
+        // SAFETY: kill(2) on a process of this test's; no memory involved.
+        unsafe { libc::kill(pid as i32, libc::SIGABRT) };
+    }
+    let end = Instant::now() + T;
+    while !srv.children().is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     drop(srv);
     let trace = read(&trace);
     // The trace is not empty (strace ran the chain; glibc's resolver

@@ -75,7 +75,6 @@ impl Server {
             .count()
     }
 
-    /// The number the server's next fd would get.
     /// The lowest fd number the server does not hold, once its fd table
     /// has been the same for 100 ms: right after start-up it may still
     /// hold a passing fd (the /dev/null it puts on stdout after `-1`),
