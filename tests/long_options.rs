@@ -165,36 +165,12 @@ fn read_fd_and_write_fd() {
     // not open), and prog reads and writes its cleartext there.
     let pki = Pki::new();
     let up = data(100_000, 21);
-    let d = pki.dir.path();
-    let cin = file(d, "cin", &up);
-    let sout = d.join("sout");
-    let (c, s) = tcp_pair();
-    let mut server = start(
-        &mut tlsd(
-            &pki,
-            &s,
-            &[],
-            &format!("cat > {}; echo done", sout.display()),
-        ),
-        s,
+    upload_on_fds_8_and_9(
+        &pki,
+        &["-k", "localhost", "--read-fd=8", "--write-fd", "9"],
+        "[ -e /dev/fd/6 ] && exit 66; [ -e /dev/fd/7 ] && exit 67; ",
+        &up,
     );
-    let mut cc = cmd("s6-tlsc");
-    cc.env("CAFILE", &pki.ca_file)
-        .args(["-k", "localhost", "--read-fd=8", "--write-fd", "9"])
-        .args(sh(&format!(
-            "[ -e /dev/fd/6 ] && exit 66; [ -e /dev/fd/7 ] && exit 67; \
-             cat {} >&9; exec 9>&-; read x <&8; [ \"$x\" = done ]",
-            cin.display()
-        )))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    with_fds(&mut cc, &[(raw(&c), 8), (raw(&c), 9)]);
-    let mut client = start(&mut cc, c);
-    let (code, err) = client.finish(LIMIT);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(server.finish(LIMIT).0, 0);
-    assert_same(&std::fs::read(&sout).unwrap(), &up, "up");
 }
 
 /// The stderr of s6-tlsc-io `opts` (with no server name) against s6-tlsd-io.

@@ -116,34 +116,8 @@ fn custom_fds_for_s6_tlsc() {
     // -6 8 -7 9: the network is on fds 8/9, and prog then reads and
     // writes cleartext on those same numbers (as upstream).
     let pki = Pki::new();
-    let d = pki.dir.path();
     let up = data(300_000, 11);
-    let cin = file(d, "cin", &up);
-    let sout = d.join("sout");
-    let (c, s) = tcp_pair();
-    let mut server = start(
-        &mut tlsd(
-            &pki,
-            &s,
-            &[],
-            &format!("cat > {}; echo done", sout.display()),
-        ),
-        s,
-    );
-    let mut cc = cmd("s6-tlsc");
-    cc.env("CAFILE", &pki.ca_file)
-        .args(["-k", "localhost", "-6", "8", "-7", "9"])
-        .args(sh(&format!(
-            "cat {} >&9; exec 9>&-; read x <&8; [ \"$x\" = done ]",
-            cin.display()
-        )))
-        .stderr(std::process::Stdio::piped());
-    with_fds(&mut cc, &[(raw(&c), 8), (raw(&c), 9)]);
-    let mut client = start(&mut cc, c);
-    let (code, err) = client.finish(LIMIT);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(server.finish(LIMIT).0, 0);
-    assert_same(&std::fs::read(&sout).unwrap(), &up, "up");
+    upload_on_fds_8_and_9(&pki, &["-k", "localhost", "-6", "8", "-7", "9"], "", &up);
 }
 
 #[test]

@@ -372,6 +372,41 @@ pub fn start<T>(c: &mut Command, keep: T) -> Proc {
     p
 }
 
+/// `s6-tlsc opts...` with the network on fds 8/9 (6 and 7 not open)
+/// uploads `up` to an s6-tlsd that stores it and answers "done"; prog runs
+/// the shell `check` first. Both ends must exit 0 and the bytes arrive.
+pub fn upload_on_fds_8_and_9(pki: &Pki, opts: &[&str], check: &str, up: &[u8]) {
+    let d = pki.dir.path();
+    let cin = file(d, "cin", up);
+    let sout = d.join("sout");
+    let (c, s) = tcp_pair();
+    let mut server = start(
+        &mut tlsd(
+            pki,
+            &s,
+            &[],
+            &format!("cat > {}; echo done", sout.display()),
+        ),
+        s,
+    );
+    let mut cc = cmd("s6-tlsc");
+    cc.env("CAFILE", &pki.ca_file)
+        .args(opts)
+        .args(sh(&format!(
+            "{check}cat {} >&9; exec 9>&-; read x <&8; [ \"$x\" = done ]",
+            cin.display()
+        )))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    with_fds(&mut cc, &[(raw(&c), 8), (raw(&c), 9)]);
+    let mut client = start(&mut cc, c);
+    let (code, err) = client.finish(LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(server.finish(LIMIT).0, 0);
+    assert_same(&std::fs::read(&sout).unwrap(), up, "up");
+}
+
 /// `s6-tlsd opts... sh -c script` over `sock` (on its fds 0/1), serving the
 /// localhost certificate, stderr piped.
 pub fn tlsd(pki: &Pki, sock: &TcpStream, opts: &[&str], script: &str) -> Command {
