@@ -24,8 +24,8 @@
 //! loop reads no EOF while the session still holds unread records).
 //! The handshake, which produces no cleartext, is driven eagerly in
 //! `feed_ciphertext`. Outgoing ciphertext is bounded by accepting at most
-//! [`SEND_LIMIT`] bytes of cleartext at a time, one record's worth, and
-//! none while that much ciphertext is still waiting.
+//! [`SEND_LIMIT`] bytes of cleartext at a time, and none while that much
+//! ciphertext is still waiting.
 
 use super::{
     Cleartext, ClientAuth, ClientSettings, HandshakeInfo, Identity, ServerSettings, TlsBackend,
@@ -49,11 +49,11 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-/// Upstream's per-direction buffer size: at most this much ciphertext fed
-/// and not yet pulled in by BoringSSL, and at most this much cleartext
-/// turned into records not yet taken (one maximal record).
-const RECV_LIMIT: usize = 16 * 1024 + 512;
-const SEND_LIMIT: usize = 16 * 1024;
+/// As much as the loop moves in one read or write (its 64 KiB buffers):
+/// at most this much ciphertext fed and not yet pulled in by BoringSSL,
+/// and at most this much cleartext turned into records not yet taken.
+const RECV_LIMIT: usize = 64 * 1024 + 2048;
+const SEND_LIMIT: usize = 64 * 1024;
 
 /// The TLS 1.2 suites the server accepts: forward-secret AEAD ones, the
 /// same set as rustls's (TLS 1.3 suites are not configurable, and the same

@@ -23,8 +23,9 @@ use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureSc
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-/// Upstream's per-direction buffer size; rustls would default to 64 KiB.
-const BUFFER_LIMIT: usize = 16 * 1024;
+/// What rustls may hold each way: as much as the loop moves in one read or
+/// write (its `CLEAR_BUF`), so that a full buffer goes in at once.
+const BUFFER_LIMIT: usize = 64 * 1024;
 
 pub struct Rustls;
 

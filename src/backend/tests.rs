@@ -3,6 +3,7 @@
 //! the loop drives them (honouring `wants_ciphertext`/`accepts_cleartext`).
 
 use super::*;
+use crate::io_loop::{CIPHER_BUF, CLEAR_BUF};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 
@@ -69,7 +70,7 @@ impl Link {
         let mut moved = 0;
         loop {
             if self.pending.is_empty() && from.has_ciphertext() {
-                let mut buf = vec![0; 16 * 1024 + 512];
+                let mut buf = vec![0; CIPHER_BUF];
                 let n = from.take_ciphertext(&mut buf);
                 self.pending.extend_from_slice(&buf[..n]);
             }
@@ -164,9 +165,10 @@ fn a_reader_that_does_not_read_stops_the_writer_within_bounds() {
             break;
         }
     }
-    // In flight: a record in the reader, one in the link (the loop's
-    // network buffer), one in the writer; 48 KiB on both backends.
-    assert!(sent <= 48 * 1024, "{sent} bytes accepted by a stalled pipe");
+    // In flight: a loop buffer's worth in the reader, one in the link (the
+    // loop's network buffer), one in the writer, on both backends.
+    let bound = 2 * CLEAR_BUF + CIPHER_BUF;
+    assert!(sent <= bound, "{sent} bytes accepted by a stalled pipe");
     // Draining the reader lets everything through, byte-exact.
     let mut got = Vec::new();
     while got.len() < data.len() {
