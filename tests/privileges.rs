@@ -70,8 +70,10 @@ fn both_engines_drop_privileges_after_reading_root_only_keys() {
         &c,
         &["-k", "localhost", "-y"],
         &format!(
-            "read x <&6 && echo \"$x\" > {} && exec sleep 60",
-            mark.display()
+            // Written aside then renamed, so that the file is whole
+            // once it exists.
+            "read x <&6 && echo \"$x\" > {m}.part && mv {m}.part {m} && exec sleep 60",
+            m = mark.display()
         ),
     );
     cc.env("TLS_UID", NOBODY.to_string())
