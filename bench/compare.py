@@ -19,7 +19,6 @@ Rates vary with whatever else the machine runs: read the ratios between
 columns of one run, not the absolute figures.
 """
 import argparse, json, os, shutil, signal, socket, ssl, subprocess, sys, tempfile, threading, time
-from multiprocessing import Pool
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
@@ -30,10 +29,12 @@ p.add_argument("--conns", type=int, default=300, help="sequential connections pe
 p.add_argument("--concurrency", type=int, default=4)
 p.add_argument("--idle", type=int, default=20, help="idle connections for the memory figure")
 p.add_argument("--subjects", default="", help="comma-separated subset of subjects")
+p.add_argument("--conn-bench", required=True, help="the examples/conn_bench binary")
 p.add_argument("dirs", nargs="+", help="name=bindir for each build of ours, first is the reference")
 args = p.parse_args()
 
 size = args.mib << 20
+CONN_BENCH = os.path.abspath(args.conn_bench)
 tmp = tempfile.mkdtemp(prefix="s6tls-compare.")
 live = []  # processes to kill at the end, whatever happens
 
@@ -284,6 +285,7 @@ def bulk(subject, up):
 # --- connections ------------------------------------------------------------
 
 def one_connection(port):
+    """One connection from Python's ssl, for the idle-memory figure."""
     ctx = ssl.create_default_context(cafile=CA)
     t = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
@@ -300,33 +302,25 @@ def one_connection(port):
     return time.monotonic() - t
 
 
-def worker(job):
-    port, n = job
-    return [one_connection(port) for _ in range(n)]
-
-
-def pct(xs, q):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+def conn_bench(port, count, clients):
+    """Runs the Rust client (examples/conn_bench.rs): rate, p50, p99."""
+    out = subprocess.run([CONN_BENCH, str(port), CA, "localhost", str(count), str(clients)],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        sys.exit(f"conn_bench: {out.stderr.strip()}")
+    return json.loads(out.stdout)
 
 
 def connections(subject):
     server, port = subject.serve("exec cat")
     try:
-        for _ in range(10):  # warm the page cache and the server
-            one_connection(port)
-        t = time.monotonic()
-        seq = [one_connection(port) for _ in range(args.conns)]
-        seq_rate = args.conns / (time.monotonic() - t)
-        per = max(1, args.conns // args.concurrency)
-        with Pool(args.concurrency) as pool:
-            t = time.monotonic()
-            conc = [x for xs in pool.map(worker, [(port, per)] * args.concurrency) for x in xs]
-            conc_rate = len(conc) / (time.monotonic() - t)
+        conn_bench(port, 10, 1)  # warm the page cache and the server
+        seq = conn_bench(port, args.conns, 1)
+        conc = conn_bench(port, max(1, args.conns // args.concurrency), args.concurrency)
     finally:
         stop(server)
-    return dict(seq=seq_rate, seq_p50=pct(seq, .5), seq_p99=pct(seq, .99),
-                conc=conc_rate, conc_p50=pct(conc, .5), conc_p99=pct(conc, .99))
+    return dict(seq=seq["rate"], seq_p50=seq["p50"], seq_p99=seq["p99"],
+                conc=conc["rate"], conc_p50=conc["p50"], conc_p99=conc["p99"])
 
 
 def own_client_rate(subject, n):
