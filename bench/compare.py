@@ -105,6 +105,17 @@ def counter(rfd, name):
     return f"dd bs=1M count={args.mib} iflag=fullblock of=/dev/null <&{rfd} 2>{tmp}/{name}"
 
 
+# The echo prog of the connection and memory figures, exec'd directly by
+# every server: a shell in front of it would add a dynamic exec to each
+# connection, which is the prog's cost, not the server's.
+CAT = ["cat"]
+
+
+def app_argv(prog):
+    """A prog given as a list is exec'd as is, a string through sh -c."""
+    return prog if isinstance(prog, list) else ["sh", "-c", prog]
+
+
 def counted(name):
     with open(os.path.join(tmp, name)) as f:
         for line in f:
@@ -127,10 +138,10 @@ class Ours:
     def serve(self, prog):
         port = free_port()
         if self.tls:
-            argv = ["s6-tlsserver", "-H", "127.0.0.1", str(port), "sh", "-c", prog]
+            argv = ["s6-tlsserver", "-H", "127.0.0.1", str(port), *app_argv(prog)]
             env = self.env(KEYFILE=KEY, CERTFILE=CERT)
         else:
-            argv = ["s6-tcpserver", "127.0.0.1", str(port), "sh", "-c", prog]
+            argv = ["s6-tcpserver", "127.0.0.1", str(port), *app_argv(prog)]
             env = self.env()
         proc = spawn(argv, env=env, stderr=subprocess.DEVNULL)
         wait_listening(port)
@@ -170,10 +181,13 @@ class Stunnel:
 
     def serve(self, prog):
         port = free_port()
-        with open(os.path.join(tmp, f"app-{port}.sh"), "w") as f:
-            f.write(prog + "\n")
-        conf = self.conf(f"[s]\naccept = 127.0.0.1:{port}\ncert = {CERT}\nkey = {KEY}\n"
-                         f"exec = /bin/sh\nexecArgs = sh {tmp}/app-{port}.sh\n")
+        if isinstance(prog, list):
+            app = f"exec = {shutil.which(prog[0])}\nexecArgs = {' '.join(prog)}\n"
+        else:
+            with open(os.path.join(tmp, f"app-{port}.sh"), "w") as f:
+                f.write(prog + "\n")
+            app = f"exec = /bin/sh\nexecArgs = sh {tmp}/app-{port}.sh\n"
+        conf = self.conf(f"[s]\naccept = 127.0.0.1:{port}\ncert = {CERT}\nkey = {KEY}\n" + app)
         proc = spawn(["stunnel4", conf], stderr=subprocess.DEVNULL)
         wait_listening(port)
         return proc, port
@@ -201,7 +215,8 @@ class Socat:
     def serve(self, prog):
         port = free_port()
         proc = spawn(["socat", f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,"
-                      f"cert={CERT},key={KEY},verify=0", f"SYSTEM:{prog}"],
+                      f"cert={CERT},key={KEY},verify=0",
+                      f"EXEC:{' '.join(prog)}" if isinstance(prog, list) else f"SYSTEM:{prog}"],
                      stderr=subprocess.DEVNULL)
         wait_listening(port)
         return proc, port
@@ -312,7 +327,7 @@ def conn_bench(port, count, clients):
 
 
 def connections(subject):
-    server, port = subject.serve("exec cat")
+    server, port = subject.serve(CAT)
     try:
         conn_bench(port, 10, 1)  # warm the page cache and the server
         seq = conn_bench(port, args.conns, 1)
@@ -325,7 +340,7 @@ def connections(subject):
 
 def own_client_rate(subject, n):
     """Our s6-tlsclient -> s6-tlsserver, a 5-byte echo each, sequential."""
-    server, port = subject.serve("exec cat")
+    server, port = subject.serve(CAT)
     try:
         t = time.monotonic()
         for _ in range(n):
@@ -395,7 +410,7 @@ def total(pids):
 
 
 def idle_memory(subject):
-    server, port = subject.serve("exec cat")
+    server, port = subject.serve(CAT)
     held = []
     try:
         one_connection(port)
