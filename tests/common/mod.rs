@@ -317,7 +317,12 @@ pub fn file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 /// A `Command` for a built program with a clean, predictable environment:
 /// the TLS variables removed and the built programs first on PATH.
 pub fn cmd(name: &str) -> Command {
-    let mut c = Command::new(bin(name));
+    cmd_at(&bin(name))
+}
+
+/// [`cmd`] for a program at `path` (a copy of a built one).
+pub fn cmd_at(path: &Path) -> Command {
+    let mut c = Command::new(path);
     for (k, _) in std::env::vars_os() {
         let s = k.to_string_lossy();
         if s.starts_with("KEYFILE")
