@@ -178,7 +178,7 @@ fn run_alone_as(
     let mark = dir.path().join("ran");
     let (c, s) = tcp_pair();
     let mut cmdl = if nobody {
-        cmd_at(&runnable_by_nobody(prog))
+        cmd_at(&runnable_by_others(prog))
     } else {
         cmd(prog)
     };
@@ -203,32 +203,6 @@ fn run_alone_as(
     let (code, err) = p.finish(LIMIT);
     drop(s);
     (code, err, mark.exists())
-}
-
-/// `prog` where nobody may run it: the built one, unless a directory above
-/// it is closed to others (a checkout under /root), then copies of the
-/// programs in a directory of their own (siblings are found next to the
-/// executable).
-fn runnable_by_nobody(prog: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    static COPIES: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let built = bin(prog);
-    let open = built
-        .ancestors()
-        .skip(1)
-        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
-    if open {
-        return built;
-    }
-    let dir = COPIES.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        for p in ["s6-tlsc", "s6-tlsc-io", "s6-tlsd", "s6-tlsd-io"] {
-            std::fs::copy(bin(p), dir.path().join(p)).unwrap();
-        }
-        dir
-    });
-    dir.path().join(prog)
 }
 
 fn expect(prog: &str, args: &[&str], env: &[(&str, &Path)], code: i32, needle: &str) {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use tcp_support::*;
 
 fn tcp_server(dir: &std::path::Path, ip: &str, extra: &[&str], prog: &[&str]) -> Server {
-    let mut c = cmd("s6-tcpserver");
+    // -u/-g: s6-tcpserverd is exec'd after the privileges are dropped.
+    let mut c = cmd_at(&runnable_by_others("s6-tcpserver"));
     c.arg("-1").args(extra).args([ip, "0"]).args(prog);
     Server::start(&mut c, &dir.join(format!("tcpserver-{}.log", unique())))
 }

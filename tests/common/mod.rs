@@ -29,6 +29,42 @@ pub fn bin_dir() -> PathBuf {
     bin("s6-tlsc").parent().unwrap().to_path_buf()
 }
 
+/// `name` where a dropped-privilege process may exec it: the built one,
+/// unless a directory above it is closed to others (a checkout under
+/// /root, a `mktemp -d` clone), then a link to it (or a copy) in a
+/// directory of its own beside links to every other built program, since
+/// siblings are found next to the executable.
+pub fn runnable_by_others(name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static SHARED: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let built = bin(name);
+    let open = built
+        .ancestors()
+        .skip(1)
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    if open {
+        return built;
+    }
+    let dir = SHARED.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for e in std::fs::read_dir(bin_dir()).unwrap() {
+            let e = e.unwrap();
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            let program = (n.starts_with("s6-") || n == "proxy-server") && !n.contains('.');
+            if program && e.file_type().unwrap().is_file() {
+                let to = dir.path().join(&*n);
+                if std::fs::hard_link(e.path(), &to).is_err() {
+                    std::fs::copy(e.path(), &to).unwrap();
+                }
+            }
+        }
+        dir
+    });
+    dir.path().join(name)
+}
+
 /// A certificate and its key, written as PEM and DER files.
 pub struct CertFiles {
     pub cert_pem: PathBuf,
