@@ -8,8 +8,9 @@ What it measures, for each subject:
   - bulk MiB/s each way through a whole client chain -> server chain, the
     byte count checked at the far end (a short count fails the run);
   - connections per second, sequential and concurrent, with p50/p99 of one
-    connection (connect, handshake, 5-byte echo, close), from an in-process
-    Python TLS client, so that the server side alone is timed;
+    connection (connect, handshake, 5-byte echo, close), from one rustls
+    client process that reuses its config (examples/conn_bench.rs), so
+    that the server side is what is timed;
   - our own client chain against our own server, sequential;
   - the engines' peak RSS (VmHWM) during the bulk transfer;
   - the server's memory per idle connection (RSS and PSS, every process
