@@ -74,9 +74,10 @@ pub struct Settings {
 
 /// The buffer size per direction and side: a default pipe's capacity, so
 /// that one read or write moves all a pipe holds and the app is woken once
-/// per 64 KiB rather than per record. Four times upstream's 16 KiB, which
-/// halves the syscalls and wake-ups that bound a tunnel's throughput here
-/// (see bench/); the cost is 192 KiB more per engine.
+/// per 64 KiB rather than per record. Four times upstream's 16 KiB: the
+/// syscalls and wake-ups per byte, which bound a tunnel's throughput more
+/// than the crypto does, fall with it (README, Performance). The four
+/// buffers take 192 KiB more per engine, paged in only as data flows.
 pub(crate) const CLEAR_BUF: usize = 64 * 1024;
 
 /// Room for the records of a full [`CLEAR_BUF`] with their overhead, so
