@@ -774,6 +774,12 @@ pub fn as_nobody(c: &Command) -> Command {
     n
 }
 
+/// Sends `sig` to `pid`.
+pub fn kill(pid: u32, sig: i32) {
+    // SAFETY: kill(2) takes integers only; a stale pid gets ESRCH.
+    unsafe { libc::kill(pid as i32, sig) };
+}
+
 /// Is this test running as root?
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no arguments and cannot fail.

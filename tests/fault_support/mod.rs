@@ -99,11 +99,6 @@ pub fn find_in_tree(pid: u32, name: &str, limit: Duration) -> Pid {
     }
 }
 
-pub fn kill(pid: u32, sig: i32) {
-    // SAFETY: kill(2) takes integers only; a stale pid gets ESRCH.
-    unsafe { libc::kill(pid as i32, sig) };
-}
-
 /// Makes the next close of `s` (by whoever holds the last copy) a reset:
 /// SO_LINGER on, with a zero timeout.
 pub fn reset_on_close(s: &TcpStream) {
