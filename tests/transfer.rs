@@ -90,6 +90,23 @@ fn just_over_one_record_down() {
     transfer(0, 16 * 1024 + 1, &[], &[]);
 }
 
+/// One byte past what the engine reads or writes at once (64 KiB), and
+/// exactly that much each way at once.
+#[test]
+fn just_over_one_engine_buffer_up() {
+    transfer(64 * 1024 + 1, 0, &[], &[]);
+}
+
+#[test]
+fn just_over_one_engine_buffer_down() {
+    transfer(0, 64 * 1024 + 1, &[], &[]);
+}
+
+#[test]
+fn one_engine_buffer_both_ways() {
+    transfer(64 * 1024, 64 * 1024, &[], &[]);
+}
+
 #[test]
 fn sixty_four_mib_up() {
     transfer(BIG, 0, &[], &[]);
