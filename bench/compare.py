@@ -11,7 +11,8 @@ What it measures, for each subject:
     connection (connect, handshake, 5-byte echo, close), from one rustls
     client process that reuses its config (examples/conn_bench.rs), so
     that the server side is what is timed;
-  - our own client chain against our own server, sequential;
+  - our own client chain against our own server, sequential, each run
+    started from a small Rust spawner (examples/spawn_bench.rs) with p50/p99;
   - the engines' peak RSS (VmHWM) during the bulk transfer;
   - the server's memory per idle connection (RSS and PSS, every process
     the connection costs);
@@ -31,11 +32,13 @@ p.add_argument("--concurrency", type=int, default=4)
 p.add_argument("--idle", type=int, default=20, help="idle connections for the memory figure")
 p.add_argument("--subjects", default="", help="comma-separated subset of subjects")
 p.add_argument("--conn-bench", required=True, help="the examples/conn_bench binary")
+p.add_argument("--spawn-bench", required=True, help="the examples/spawn_bench binary")
 p.add_argument("dirs", nargs="+", help="name=bindir for each build of ours, first is the reference")
 args = p.parse_args()
 
 size = args.mib << 20
 CONN_BENCH = os.path.abspath(args.conn_bench)
+SPAWN_BENCH = os.path.abspath(args.spawn_bench)
 tmp = tempfile.mkdtemp(prefix="s6tls-compare.")
 live = []  # processes to kill at the end, whatever happens
 
@@ -322,17 +325,23 @@ def connections(subject):
 
 
 def own_client_rate(subject, n):
-    """Our s6-tlsclient -> s6-tlsserver, a 5-byte echo each, sequential."""
+    """Our s6-tlsclient -> s6-tlsserver, a 5-byte echo each through our
+    s6-ioconnect, sequential, started by examples/spawn_bench.rs (a Python
+    Popen per connection cost a quarter of each one): rate, p50, p99."""
     server, port = subject.serve(CAT)
     try:
-        t = time.monotonic()
-        for _ in range(n):
-            r, w = os.pipe()
-            os.write(w, b"ping\n")
-            os.close(w)
-            subject.client(port, "exec s6-ioconnect", limit=20, stdin=r)
-            os.close(r)
-        return n / (time.monotonic() - t)
+        argv = [SPAWN_BENCH, str(n), os.path.join(subject.bindir, "s6-tlsclient"),
+                "-H", "-k", "localhost", "127.0.0.1", str(port), "s6-ioconnect"]
+        # In a session of its own, so that a chain left behind is killed.
+        proc = spawn(argv, env=subject.env(CAFILE=CA), stdout=subprocess.PIPE, text=True)
+        try:
+            out, _ = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            sys.exit("spawn_bench: still running after 300s")
+        live.remove(proc)
+        if proc.returncode != 0:
+            sys.exit(f"spawn_bench: exit code {proc.returncode}")
+        return json.loads(out)
     finally:
         stop(server)
 
@@ -455,7 +464,8 @@ def main():
         res[s.name]["idle_rss"], res[s.name]["idle_pss"] = idle_memory(s)
     for s in ours:
         if s.name in res:
-            res[s.name]["own_client"] = own_client_rate(s, max(50, args.conns // 3))
+            own = own_client_rate(s, max(50, args.conns // 3))
+            res[s.name].update(own_client=own["rate"], own_p50=own["p50"], own_p99=own["p99"])
             res[s.name]["exec_ms"] = exec_cost(s)
 
     names = [s.name for s in subjects]
@@ -468,7 +478,9 @@ def main():
         (f"conn/s, {args.concurrency} clients at once", "conc", "{:.0f}"),
         ("  p50 ms", "conc_p50", "{:.2f}"),
         ("  p99 ms", "conc_p99", "{:.2f}"),
-        ("own s6-tlsclient conn/s", "own_client", "{:.0f}"),
+        ("own s6-tlsclient conn/s sequential", "own_client", "{:.0f}"),
+        ("  p50 ms", "own_p50", "{:.2f}"),
+        ("  p99 ms", "own_p99", "{:.2f}"),
         ("start+exit of s6-tlsd-io, ms", "exec_ms", "{:.2f}"),
         ("peak RSS s6-tlsc-io KiB", "hwm_s6-tlsc-io", "{:.0f}"),
         ("peak RSS s6-tlsd-io KiB", "hwm_s6-tlsd-io", "{:.0f}"),

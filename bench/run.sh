@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release -q --bins --example conn_bench
+cargo build --release -q --bins --example conn_bench --example spawn_bench
 cargo build --release -q --no-default-features --features boring --target-dir target/boring
 cargo build --profile firmware -q --target x86_64-unknown-linux-musl --bins
 musl=$PWD/target/x86_64-unknown-linux-musl/firmware
@@ -22,7 +22,8 @@ rm -rf "$musl/multicall" && mkdir "$musl/multicall"
 cp "$musl/s6-networking" "$musl/multicall/"
 "$musl/multicall/s6-networking" --install "$musl/multicall" >/dev/null
 
-exec python3 bench/compare.py --conn-bench "$PWD/target/release/examples/conn_bench" "$@" \
+exec python3 bench/compare.py --conn-bench "$PWD/target/release/examples/conn_bench" \
+  --spawn-bench "$PWD/target/release/examples/spawn_bench" "$@" \
   glibc-rustls="$PWD/target/release" \
   glibc-boring="$PWD/target/boring/release" \
   musl-multicall="$musl/multicall" \
