@@ -8,6 +8,8 @@
 //! [`backend::TlsSession`] trait.
 
 pub mod accessrules;
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+mod aligned_alloc;
 pub mod backend;
 pub mod cdb;
 pub mod cert_subject;
@@ -33,3 +35,7 @@ pub mod testing;
 pub mod tls_options;
 pub mod tls_wrapper;
 pub mod ucspi_tls;
+
+#[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
+#[global_allocator]
+static ALLOCATOR: aligned_alloc::PageAlignedBig = aligned_alloc::PageAlignedBig;
