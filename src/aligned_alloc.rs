@@ -86,7 +86,7 @@ mod tests {
     use super::PAGE;
 
     fn aligned(p: *const u8) -> bool {
-        p as usize % PAGE == 0
+        (p as usize).is_multiple_of(PAGE)
     }
 
     #[test]
@@ -122,7 +122,7 @@ mod tests {
         unsafe {
             let p = std::alloc::alloc(layout);
             assert!(!p.is_null());
-            assert_eq!(p as usize % (2 * PAGE), 0);
+            assert!((p as usize).is_multiple_of(2 * PAGE));
             std::alloc::dealloc(p, layout);
         }
     }

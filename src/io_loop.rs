@@ -91,15 +91,32 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// A fixed buffer holding the bytes `start..end` still to be passed on.
 struct Pending {
+    /// The buffer is `data[base..base + size]`, which starts half a page
+    /// into a page (see [`Pending::new`]).
     data: Box<[u8]>,
+    base: usize,
+    size: usize,
     start: usize,
     end: usize,
 }
 
+const PAGE: usize = 4096;
+
 impl Pending {
+    /// The buffer starts 2 KiB into a page whatever the allocator gives:
+    /// the backends copy records between it and their own blocks, which
+    /// glibc builds page-align (`aligned_alloc`), and glibc's `memcpy` is
+    /// about 20 times slower on AMD CPUs when the destination is 1 to 31
+    /// bytes past the source modulo 4 KiB. Half a page apart, record
+    /// headers and whole records never bring the two that close. The extra
+    /// page is zeroed by `calloc`, so it is never touched.
     fn new(size: usize) -> Self {
+        let data = vec![0; size + PAGE].into_boxed_slice();
+        let base = (PAGE / 2 + PAGE - data.as_ptr() as usize % PAGE) % PAGE;
         Pending {
-            data: vec![0; size].into_boxed_slice(),
+            data,
+            base,
+            size,
             start: 0,
             end: 0,
         }
@@ -108,7 +125,7 @@ impl Pending {
         self.start == self.end
     }
     fn bytes(&self) -> &[u8] {
-        &self.data[self.start..self.end]
+        &self.data[self.base + self.start..self.base + self.end]
     }
     fn consume(&mut self, n: usize) {
         self.start += n;
@@ -120,7 +137,7 @@ impl Pending {
     /// The whole buffer, to be refilled; only when empty.
     fn space(&mut self) -> &mut [u8] {
         debug_assert!(self.is_empty());
-        &mut self.data[..]
+        &mut self.data[self.base..self.base + self.size]
     }
     fn filled(&mut self, n: usize) {
         self.start = 0;
@@ -128,7 +145,7 @@ impl Pending {
     }
     /// The free space after what is pending, to gather more into.
     fn room(&mut self) -> &mut [u8] {
-        &mut self.data[self.end..]
+        &mut self.data[self.base + self.end..self.base + self.size]
     }
     fn extended(&mut self, n: usize) {
         self.end += n;
@@ -721,5 +738,27 @@ impl Ports for FdPorts {
             ready[port_of[k]] = !fd.revents().is_empty();
         }
         Ok(ready)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PAGE, Pending};
+
+    #[test]
+    fn a_buffer_starts_half_a_page_into_a_page_and_holds_its_size() {
+        for size in [1, PAGE, super::CLEAR_BUF, super::CIPHER_BUF] {
+            let mut p = Pending::new(size);
+            let space = p.space();
+            assert_eq!(space.len(), size);
+            assert_eq!(space.as_ptr() as usize % PAGE, PAGE / 2);
+            space.fill(7);
+            p.filled(size);
+            p.consume(size / 2);
+            assert_eq!(p.bytes(), &vec![7u8; size - size / 2][..]);
+            p.consume(size - size / 2);
+            assert!(p.is_empty());
+            assert_eq!(p.room().len(), size);
+        }
     }
 }
