@@ -14,10 +14,11 @@
 //! looks like. musl's `memcpy` has no such case, so musl builds keep
 //! musl's allocator as it is.
 //!
-//! Zeroed blocks are left where `calloc` puts them: it hands out fresh
-//! memory without touching it, and the engines' 64 KiB buffers stay out of
-//! the resident set until data flows. Those buffers are the other side of
-//! rustls's copies, at an offset glibc chooses, as before.
+//! Each big block sits inside a `malloc` (or `calloc`) block a page
+//! larger, which is how a block of one size keeps being reused; zeroed
+//! ones still come from `calloc`, which leaves fresh memory untouched, so
+//! the engines' 64 KiB buffers stay out of the resident set until data
+//! flows.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -25,59 +26,115 @@ use std::alloc::{GlobalAlloc, Layout, System};
 /// alignment) are page-aligned.
 const PAGE: usize = 4096;
 
+/// Below a page-aligned block: the pointer `malloc` returned for it.
+const HEADER: usize = size_of::<*mut u8>();
+
 pub struct PageAlignedBig;
 
-fn big(layout: Layout) -> Option<Layout> {
-    (layout.size() >= PAGE && layout.align() <= PAGE)
-        .then(|| Layout::from_size_align(layout.size(), PAGE).ok())
-        .flatten()
+fn is_big(layout: &Layout) -> bool {
+    layout.size() >= PAGE && layout.align() <= PAGE
 }
 
-// SAFETY (for the impl): every method hands the layout it was given, or
-// the same size with a larger power-of-two alignment, to `System`, which
-// returns memory valid for that layout, hence for the caller's. `System`'s
-// `dealloc` is `free` whatever the alignment, so a block may be freed with
-// either layout.
+/// What a big block of `size` bytes takes from `malloc`: a page more, so
+/// that a page boundary with room for the header below it falls inside.
+/// `malloc`'s own blocks of one size are reused as they are freed, where
+/// `posix_memalign` splits them and left the heap three times its size.
+fn raw_layout(size: usize) -> Option<Layout> {
+    Layout::from_size_align(size.checked_add(PAGE)?, 16).ok()
+}
+
+/// The page boundary inside `raw`, with `raw` recorded just below it.
+///
+/// # Safety
+/// `raw` is null or a live block of [`raw_layout`] for the caller's size.
+unsafe fn place(raw: *mut u8) -> *mut u8 {
+    if raw.is_null() {
+        return raw;
+    }
+    let skip = (raw as usize + HEADER).next_multiple_of(PAGE) - raw as usize;
+    // SAFETY: `raw` is 16-aligned, so `skip` is between HEADER and PAGE:
+    // the block (PAGE more than the size) holds the header and the size
+    // after it, and the header's address, a page boundary less 8, is
+    // aligned for a pointer.
+    unsafe {
+        let block = raw.add(skip);
+        block.sub(HEADER).cast::<*mut u8>().write(raw);
+        block
+    }
+}
+
+/// The block `malloc` returned for a big block.
+///
+/// # Safety
+/// `block` came from [`place`].
+unsafe fn raw_of(block: *mut u8) -> *mut u8 {
+    // SAFETY: `place` wrote the pointer there.
+    unsafe { block.sub(HEADER).cast::<*mut u8>().read() }
+}
+
+// SAFETY (for the impl): small blocks are `System`'s, with the caller's
+// layout. A big block lies inside a `System` block of `raw_layout(size)`,
+// page-aligned, valid for `size` bytes; the caller's layout (which says
+// whether a block is big) finds the `System` block again to free it.
 unsafe impl GlobalAlloc for PageAlignedBig {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let layout = big(layout).unwrap_or(layout);
-        // SAFETY: the layout has a non-zero size, as the caller's had.
-        unsafe { System.alloc(layout) }
+        if !is_big(&layout) {
+            // SAFETY: the caller's layout, passed on.
+            return unsafe { System.alloc(layout) };
+        }
+        match raw_layout(layout.size()) {
+            // SAFETY: a non-zero layout; `place` gets what `System` gave.
+            Some(raw) => unsafe { place(System.alloc(raw)) },
+            None => std::ptr::null_mut(),
+        }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's own layout, passed on unchanged.
-        unsafe { System.alloc_zeroed(layout) }
+        if !is_big(&layout) {
+            // SAFETY: the caller's layout, passed on.
+            return unsafe { System.alloc_zeroed(layout) };
+        }
+        // `calloc` hands out fresh memory without touching it: of the
+        // engines' untouched buffers only the header's page is resident.
+        match raw_layout(layout.size()) {
+            // SAFETY: as in `alloc`.
+            Some(raw) => unsafe { place(System.alloc_zeroed(raw)) },
+            None => std::ptr::null_mut(),
+        }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` (through this allocator), and
-        // `System` frees any of its blocks with `free`.
-        unsafe { System.dealloc(ptr, layout) }
+        if !is_big(&layout) {
+            // SAFETY: a small block is `System`'s, with this layout.
+            return unsafe { System.dealloc(ptr, layout) };
+        }
+        if let Some(raw) = raw_layout(layout.size()) {
+            // SAFETY: a big block came from `place`, inside a `System`
+            // block of this layout.
+            unsafe { System.dealloc(raw_of(ptr), raw) }
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new_layout = match Layout::from_size_align(new_size, layout.align()) {
-            Ok(l) => l,
-            Err(_) => return std::ptr::null_mut(),
+        let Ok(new_layout) = Layout::from_size_align(new_size, layout.align()) else {
+            return std::ptr::null_mut();
         };
-        let Some(new_big) = big(new_layout) else {
-            // SAFETY: a small result may sit anywhere, and `realloc`
-            // handles any block `System` gave out.
+        if !is_big(&layout) && !is_big(&new_layout) {
+            // SAFETY: a small block of `System`'s, staying small.
             return unsafe { System.realloc(ptr, layout, new_size) };
-        };
-        // `realloc` would not keep the page alignment: move the block.
-        // SAFETY: `new_big` has a non-zero size.
-        let new = unsafe { System.alloc(new_big) };
-        if !new.is_null() {
-            // SAFETY: both blocks are live, distinct, and at least this
-            // long; the old one is freed once, after the copy.
-            unsafe {
-                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
-                System.dealloc(ptr, layout);
-            }
         }
-        new
+        // SAFETY: `new_layout` is non-zero (it is big, or the old one was
+        // and shrinks to a non-zero size, as `realloc` requires); both
+        // blocks are live and distinct, and the old one is freed once,
+        // after the copy.
+        unsafe {
+            let new = self.alloc(new_layout);
+            if !new.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+            new
+        }
     }
 }
 
@@ -110,9 +167,13 @@ mod tests {
     }
 
     #[test]
-    fn zeroed_blocks_are_zero() {
-        let v = vec![0u8; 64 * 1024];
-        assert!(v.iter().all(|&b| b == 0));
+    fn zeroed_blocks_are_zero_and_on_a_page() {
+        for _ in 0..3 {
+            let mut v = vec![0u8; 64 * 1024];
+            assert!(aligned(v.as_ptr()));
+            assert!(v.iter().all(|&b| b == 0));
+            v.fill(0xff); // the next round may get this block back
+        }
     }
 
     #[test]
