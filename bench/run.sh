@@ -4,7 +4,9 @@
 # engine peak RSS, server memory per idle connection, binary sizes.
 # Builds: glibc rustls (target/release), glibc BoringSSL
 # (target/boring/release), static musl rustls with the firmware profile:
-# the multicall binary with its symlinks, and one binary per program. Loopback only, bounded, cleans up.
+# the multicall binary with its symlinks, and one binary per program; and,
+# with a nightly toolchain that can, the same two of `cargo +nightly
+# build-tiny`. Loopback only, bounded, cleans up.
 #
 # Usage: bench/run.sh [--mib N] [--conns N] [--concurrency N] [--idle N] [--subjects a,b]
 # Needs: openssl, stunnel4, socat, musl-tools and the musl Rust target
@@ -18,13 +20,28 @@ cargo build --profile firmware -q --target x86_64-unknown-linux-musl --bins
 musl=$PWD/target/x86_64-unknown-linux-musl/firmware
 # The multicall binary alone in a directory with its symlinks, as firmware
 # ships it (siblings are found next to the executable).
-rm -rf "$musl/multicall" && mkdir "$musl/multicall"
-cp "$musl/s6-networking" "$musl/multicall/"
-"$musl/multicall/s6-networking" --install "$musl/multicall" >/dev/null
+multicall_dir() {
+  rm -rf "$1/multicall" && mkdir "$1/multicall"
+  cp "$1/s6-networking" "$1/multicall/"
+  "$1/multicall/s6-networking" --install "$1/multicall" >/dev/null
+}
+multicall_dir "$musl"
+# The smallest build (README, "Smallest binaries"), when the nightly
+# toolchain can make it.
+tiny=()
+if rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' &&
+  rustup target list --toolchain nightly --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  cargo +nightly build-tiny -q
+  t=$PWD/target/tiny/x86_64-unknown-linux-musl/firmware
+  multicall_dir "$t"
+  tiny=(musl-tiny-multicall="$t/multicall" musl-tiny-each="$t")
+else
+  echo "bench: no nightly toolchain with rust-src and the musl target: no build-tiny columns" >&2
+fi
 
 exec python3 bench/compare.py --conn-bench "$PWD/target/release/examples/conn_bench" \
   --spawn-bench "$PWD/target/release/examples/spawn_bench" "$@" \
   glibc-rustls="$PWD/target/release" \
   glibc-boring="$PWD/target/boring/release" \
   musl-multicall="$musl/multicall" \
-  musl-each="$musl"
+  musl-each="$musl" "${tiny[@]}"

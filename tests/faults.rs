@@ -308,11 +308,20 @@ fn a_client_prog_that_exits_early_ends_its_engine() {
     let big = file(pki.dir.path(), "big", &data(8 << 20, 6));
     let (srv, t) = tagged_tls_server(&pki, &[], &["cat", big.to_str().unwrap()]);
     let fds0 = steady_fds(&srv);
-    let mut c = client(&t, &pki, srv.port, &[], &shell("exec head -c 1000 <&6"));
+    // The prog waits to be told to read: once it has exited, its engine is
+    // no longer in its tree to be found, and a fast build gets there
+    // within one look.
+    let go = pki.path("go");
+    let prog = format!(
+        "while [ ! -e {} ]; do sleep 0.01; done; exec head -c 1000 <&6",
+        go.display()
+    );
+    let mut c = client(&t, &pki, srv.port, &[], &shell(&prog));
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut p = Proc::spawn(&mut c);
     let mut out = p.child.as_mut().unwrap().stdout.take().unwrap();
     let engine = find_in_tree(p.pid(), "s6-tlsc-io", LIMIT);
+    std::fs::write(&go, b"").unwrap();
     let mut got = Vec::new();
     out.read_to_end(&mut got).unwrap();
     assert_same(&got, &data(8 << 20, 6)[..1000], "the first 1000 bytes");

@@ -15,10 +15,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// A program built by this package (cargo builds them for integration tests).
+/// A program built by this package (cargo builds them for integration
+/// tests), or by another build of it: `S6TLS_BIN_DIR` names a directory of
+/// programs to test instead (.ci/run points it at the nightly build-std
+/// musl binaries, which cargo test cannot build).
 pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let dir = match std::env::var_os("S6TLS_BIN_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let exe = std::env::current_exe().expect("current_exe");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target dir")
+                .to_path_buf()
+        }
+    };
     let p = dir.join(name);
     assert!(p.exists(), "{} is not built", p.display());
     p
