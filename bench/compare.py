@@ -303,13 +303,25 @@ def bulk(subject, up):
 
 # --- connections ------------------------------------------------------------
 
+def timer(argv, env=None, limit=300):
+    """Runs one of the Rust timers (examples/) in a session of its own, so
+    that anything it left behind is killed: its JSON line of rate, p50,
+    p99."""
+    proc = spawn(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    name = os.path.basename(argv[0])
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"{name}: still running after {limit}s")
+    live.remove(proc)
+    if proc.returncode != 0:
+        sys.exit(f"{name}: exit code {proc.returncode}: {err.strip()}")
+    return json.loads(out)
+
+
 def conn_bench(port, count, clients):
     """Runs the Rust client (examples/conn_bench.rs): rate, p50, p99."""
-    out = subprocess.run([CONN_BENCH, str(port), CA, "localhost", str(count), str(clients)],
-                         capture_output=True, text=True, timeout=300)
-    if out.returncode != 0:
-        sys.exit(f"conn_bench: {out.stderr.strip()}")
-    return json.loads(out.stdout)
+    return timer([CONN_BENCH, str(port), CA, "localhost", str(count), str(clients)])
 
 
 def connections(subject):
@@ -330,18 +342,9 @@ def own_client_rate(subject, n):
     Popen per connection cost a quarter of each one): rate, p50, p99."""
     server, port = subject.serve(CAT)
     try:
-        argv = [SPAWN_BENCH, str(n), os.path.join(subject.bindir, "s6-tlsclient"),
-                "-H", "-k", "localhost", "127.0.0.1", str(port), "s6-ioconnect"]
-        # In a session of its own, so that a chain left behind is killed.
-        proc = spawn(argv, env=subject.env(CAFILE=CA), stdout=subprocess.PIPE, text=True)
-        try:
-            out, _ = proc.communicate(timeout=300)
-        except subprocess.TimeoutExpired:
-            sys.exit("spawn_bench: still running after 300s")
-        live.remove(proc)
-        if proc.returncode != 0:
-            sys.exit(f"spawn_bench: exit code {proc.returncode}")
-        return json.loads(out)
+        return timer([SPAWN_BENCH, str(n), os.path.join(subject.bindir, "s6-tlsclient"),
+                      "-H", "-k", "localhost", "127.0.0.1", str(port), "s6-ioconnect"],
+                     env=subject.env(CAFILE=CA))
     finally:
         stop(server)
 

@@ -11,6 +11,9 @@
 //!
 //! Usage: conn_bench PORT CAFILE SERVERNAME COUNT CLIENTS
 
+#[path = "support/report.rs"]
+mod report;
+
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{Read, Write};
@@ -61,17 +64,7 @@ fn main() {
         }
     }
     let total = start.elapsed();
-    times.sort();
-    let pct = |q: f64| {
-        let i = ((times.len() as f64 * q) as usize).min(times.len() - 1);
-        times[i].as_secs_f64() * 1000.0
-    };
-    println!(
-        "{{\"rate\": {:.1}, \"p50\": {:.3}, \"p99\": {:.3}}}",
-        times.len() as f64 / total.as_secs_f64(),
-        pct(0.5),
-        pct(0.99)
-    );
+    report::print(times, total);
 }
 
 /// One connection; any failure ends the run with a message and exit 1.

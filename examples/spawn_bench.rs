@@ -11,6 +11,9 @@
 //!
 //! Usage: spawn_bench COUNT PROG [ARG...]
 
+#[path = "support/report.rs"]
+mod report;
+
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,19 +26,9 @@ fn main() {
     };
     let count: usize = count.parse().expect("COUNT");
     let start = Instant::now();
-    let mut times: Vec<Duration> = (0..count).map(|_| one(argv)).collect();
+    let times: Vec<Duration> = (0..count).map(|_| one(argv)).collect();
     let total = start.elapsed();
-    times.sort();
-    let pct = |q: f64| {
-        let i = ((times.len() as f64 * q) as usize).min(times.len() - 1);
-        times[i].as_secs_f64() * 1000.0
-    };
-    println!(
-        "{{\"rate\": {:.1}, \"p50\": {:.3}, \"p99\": {:.3}}}",
-        times.len() as f64 / total.as_secs_f64(),
-        pct(0.5),
-        pct(0.99)
-    );
+    report::print(times, total);
 }
 
 /// One run; any failure ends the whole run with a message and exit 1.

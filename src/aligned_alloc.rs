@@ -22,9 +22,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-/// Blocks at least this large (and asking for no more than this
-/// alignment) are page-aligned.
-const PAGE: usize = 4096;
+// Blocks at least a page large (and asking for no more than a page's
+// alignment) are page-aligned.
+use crate::sys::PAGE;
 
 /// Below a page-aligned block: the pointer `malloc` returned for it.
 const HEADER: usize = size_of::<*mut u8>();
@@ -72,35 +72,39 @@ unsafe fn raw_of(block: *mut u8) -> *mut u8 {
     unsafe { block.sub(HEADER).cast::<*mut u8>().read() }
 }
 
+/// A block for `layout` from `get` (`System`'s `alloc` or
+/// `alloc_zeroed`): as it is when small, placed on a page inside a larger
+/// one when big.
+///
+/// # Safety
+/// `layout` has a non-zero size.
+unsafe fn from_system(layout: Layout, get: unsafe fn(&System, Layout) -> *mut u8) -> *mut u8 {
+    if !is_big(&layout) {
+        // SAFETY: the caller's layout, passed on.
+        return unsafe { get(&System, layout) };
+    }
+    match raw_layout(layout.size()) {
+        // SAFETY: a non-zero layout; `place` gets what `System` gave.
+        Some(raw) => unsafe { place(get(&System, raw)) },
+        None => std::ptr::null_mut(),
+    }
+}
+
 // SAFETY (for the impl): small blocks are `System`'s, with the caller's
 // layout. A big block lies inside a `System` block of `raw_layout(size)`,
 // page-aligned, valid for `size` bytes; the caller's layout (which says
 // whether a block is big) finds the `System` block again to free it.
 unsafe impl GlobalAlloc for PageAlignedBig {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !is_big(&layout) {
-            // SAFETY: the caller's layout, passed on.
-            return unsafe { System.alloc(layout) };
-        }
-        match raw_layout(layout.size()) {
-            // SAFETY: a non-zero layout; `place` gets what `System` gave.
-            Some(raw) => unsafe { place(System.alloc(raw)) },
-            None => std::ptr::null_mut(),
-        }
+        // SAFETY: the caller's layout, non-zero as `alloc` requires.
+        unsafe { from_system(layout, System::alloc) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !is_big(&layout) {
-            // SAFETY: the caller's layout, passed on.
-            return unsafe { System.alloc_zeroed(layout) };
-        }
         // `calloc` hands out fresh memory without touching it: of the
         // engines' untouched buffers only the header's page is resident.
-        match raw_layout(layout.size()) {
-            // SAFETY: as in `alloc`.
-            Some(raw) => unsafe { place(System.alloc_zeroed(raw)) },
-            None => std::ptr::null_mut(),
-        }
+        // SAFETY: as in `alloc`.
+        unsafe { from_system(layout, System::alloc_zeroed) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {

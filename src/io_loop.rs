@@ -26,6 +26,7 @@
 use crate::backend::{Cleartext, HandshakeInfo, TlsSession};
 use crate::fatal::{Fatal, code};
 use crate::record_framing::RecordFraming;
+use crate::sys::PAGE;
 use rustix::event::PollFd;
 use std::io;
 use std::os::fd::RawFd;
@@ -99,8 +100,6 @@ struct Pending {
     start: usize,
     end: usize,
 }
-
-const PAGE: usize = 4096;
 
 impl Pending {
     /// The buffer starts 2 KiB into a page whatever the allocator gives:

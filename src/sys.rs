@@ -6,6 +6,11 @@
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 
+/// The page size that matters for copies (x86_64's, and the unit glibc's
+/// slow `memcpy` case counts in): see `aligned_alloc` and the io_loop's
+/// buffers.
+pub(crate) const PAGE: usize = 4096;
+
 /// Borrows an fd that the process was handed by number.
 pub fn fd(n: RawFd) -> BorrowedFd<'static> {
     // SAFETY: the numbered fds of the UCSPI contract stay open for the life
