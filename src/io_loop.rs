@@ -77,13 +77,26 @@ pub struct Settings {
 /// that one read or write moves all a pipe holds and the app is woken once
 /// per 64 KiB rather than per record. Four times upstream's 16 KiB: the
 /// syscalls and wake-ups per byte, which bound a tunnel's throughput more
-/// than the crypto does, fall with it (README, Performance). The four
-/// buffers take 192 KiB more per engine, paged in only as data flows.
+/// than the crypto does, fall with it (README, Performance). The buffers
+/// are paged in only as data flows.
 pub(crate) const CLEAR_BUF: usize = 64 * 1024;
 
 /// Room for the records of a full [`CLEAR_BUF`] with their overhead, so
 /// that the work of one record is never split over two polls.
 pub(crate) const CIPHER_BUF: usize = CLEAR_BUF + 2048;
+
+/// The records to the network gather here over up to four reads from the
+/// app, so that a busy tunnel writes about 256 KiB per `write(2)`. A TCP
+/// write costs far more than its bytes under a pacing congestion control
+/// (BBR, common on servers): plain loopback TCP here moves 0.97 GB/s in
+/// 64 KiB writes, 2.6 GB/s in 256 KiB writes, while under CUBIC both run
+/// at 4.9 GB/s (README, Performance). Gathering never delays a write: the
+/// records go out as soon as the app has nothing more to read.
+pub(crate) const NET_OUT_BUF: usize = 4 * CLEAR_BUF + 4096;
+
+/// The app's data goes into the session a record at a time, each record
+/// taken out at once: the session then holds one record, not a whole read.
+const RECORD: usize = 16 * 1024;
 
 /// How long an engine whose app stopped reading keeps draining the network
 /// after the app's own data is out, waiting for the peer to close, before
@@ -231,7 +244,7 @@ pub fn run<S: TlsSession, P: Ports>(
         app_in: Pending::new(CLEAR_BUF),
         app_out: Pending::new(CLEAR_BUF),
         net_in: Pending::new(CIPHER_BUF),
-        net_out: Pending::new(CIPHER_BUF),
+        net_out: Pending::new(NET_OUT_BUF),
         readable: [false; 4],
         writable: [true; 4],
         up: Flow::Open,
@@ -477,7 +490,8 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
         let mut moved = false;
         while self.up == Flow::Open && self.session.accepts_cleartext() {
             if self.app_in.is_empty() {
-                if !self.readable[Port::AppIn as usize] {
+                // Another read only while its records are sure to fit.
+                if !self.readable[Port::AppIn as usize] || self.net_out.room().len() < CIPHER_BUF {
                     return Ok(moved);
                 }
                 match self.ports.read(Port::AppIn, self.app_in.space()) {
@@ -498,14 +512,17 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     Err(e) => return Err(Fatal::sys("read from the application", e)),
                 }
             }
+            let piece = &self.app_in.bytes()[..self.app_in.bytes().len().min(RECORD)];
             let n = self
                 .session
-                .put_cleartext(self.app_in.bytes())
+                .put_cleartext(piece)
                 .map_err(|e| tls_fatal(false, e))?;
             if n == 0 {
                 return Ok(moved);
             }
             self.app_in.consume(n);
+            let k = self.session.take_ciphertext(self.net_out.room());
+            self.net_out.extended(k);
             moved = true;
         }
         Ok(moved)
@@ -746,7 +763,13 @@ mod tests {
 
     #[test]
     fn a_buffer_starts_half_a_page_into_a_page_and_holds_its_size() {
-        for size in [1, PAGE, super::CLEAR_BUF, super::CIPHER_BUF] {
+        for size in [
+            1,
+            PAGE,
+            super::CLEAR_BUF,
+            super::CIPHER_BUF,
+            super::NET_OUT_BUF,
+        ] {
             let mut p = Pending::new(size);
             let space = p.space();
             assert_eq!(space.len(), size);

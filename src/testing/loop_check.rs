@@ -223,4 +223,34 @@ mod tests {
             script: vec![],
         });
     }
+
+    /// A busy app's records leave in a few large writes, which a pacing
+    /// TCP needs (`io_loop::NET_OUT_BUF`), and in order.
+    #[test]
+    fn the_records_of_several_app_reads_leave_in_one_write() {
+        let up: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let net = mock_session::peer_stream(&[], 1, true);
+        let mut ports = ScriptedPorts::new(vec![], up.clone(), net);
+        let mut session = MockSession::new();
+        io_loop::run(&mut session, &mut ports, &Settings::default(), &mut |_| {
+            Ok(())
+        })
+        .unwrap();
+        let (records, _) = parse_records(&ports.net_sink);
+        let sent: Vec<u8> = records
+            .iter()
+            .filter(|(k, _)| *k == DATA)
+            .flat_map(|(_, p)| p.clone())
+            .collect();
+        assert_eq!(sent, up);
+        // The handshake, then the data in gathers of at least three reads.
+        let data_writes = &ports.net_writes[1..];
+        assert!(data_writes.len() <= 6, "{:?}", ports.net_writes);
+        let (last, full) = data_writes.split_last().unwrap();
+        assert!(
+            full.iter().all(|&n| n >= 3 * io_loop::CLEAR_BUF),
+            "{data_writes:?}"
+        );
+        assert!(*last > 0);
+    }
 }

@@ -22,6 +22,8 @@ pub struct ScriptedPorts {
     blocked: [bool; 4],
     pub polls: usize,
     pub calls: usize,
+    /// The size of every write to the network that moved bytes.
+    pub net_writes: Vec<usize>,
 }
 
 impl ScriptedPorts {
@@ -40,6 +42,7 @@ impl ScriptedPorts {
             blocked: [false; 4],
             polls: 0,
             calls: 0,
+            net_writes: Vec::new(),
         }
     }
 
@@ -112,6 +115,7 @@ impl Ports for ScriptedPorts {
         let sink = if port == Port::AppOut {
             &mut self.app_sink
         } else {
+            self.net_writes.push(n);
             &mut self.net_sink
         };
         sink.extend_from_slice(&buf[..n]);
