@@ -83,6 +83,12 @@ def stop(proc):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    # What the leader left behind in its group goes too: a socat child
+    # once outlived its listener, spinning on a core for the rest of the run.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
     live.remove(proc)
 
 
