@@ -242,37 +242,52 @@ class Socat:
 class EngineWatch(threading.Thread):
     """Samples the VmHWM of the engines this run started (found by their
     session: every process here is started in a session of its own), which
-    only grows, so the last sample is the peak."""
+    only grows, so the last sample is the peak. /proc is scanned only until
+    both engines are found; then only their own status is read, so that
+    the watching takes next to no CPU from the transfer it watches (a scan
+    of /proc every 20 ms took about a fifth of the tunnel's throughput)."""
 
     names = ("s6-tlsc-io", "s6-tlsd-io")
 
     def __init__(self):
         super().__init__(daemon=True)
         self.peak = {}
+        self.found = {}  # pid -> comm
         self.done = threading.Event()
 
-    def run(self):
-        while not self.done.wait(0.02):
-            ours = {p.pid for p in list(live)}
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit():
+    def scan(self):
+        ours = {p.pid for p in list(live)}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or pid in self.found:
+                continue
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    comm = f.read().strip()
+                if comm not in self.names:
                     continue
-                try:
-                    with open(f"/proc/{pid}/comm") as f:
-                        comm = f.read().strip()
-                    if comm not in self.names:
-                        continue
-                    with open(f"/proc/{pid}/stat") as f:
-                        sid = int(f.read().rsplit(")", 1)[1].split()[3])
-                    if sid not in ours:
-                        continue
-                    with open(f"/proc/{pid}/status") as f:
-                        for line in f:
-                            if line.startswith("VmHWM:"):
-                                kib = int(line.split()[1])
-                                self.peak[comm] = max(self.peak.get(comm, 0), kib)
-                except OSError:
-                    pass
+                with open(f"/proc/{pid}/stat") as f:
+                    sid = int(f.read().rsplit(")", 1)[1].split()[3])
+                if sid in ours:
+                    self.found[pid] = comm
+            except OSError:
+                pass
+
+    def sample(self):
+        for pid, comm in list(self.found.items()):
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            kib = int(line.split()[1])
+                            self.peak[comm] = max(self.peak.get(comm, 0), kib)
+            except OSError:
+                pass
+
+    def run(self):
+        while not self.done.wait(0.02 if len(self.found) < 2 else 0.1):
+            if len(self.found) < 2:
+                self.scan()
+            self.sample()
 
 
 def bulk(subject, up):
