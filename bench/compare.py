@@ -20,7 +20,7 @@ What it measures, for each subject:
 Rates vary with whatever else the machine runs: read the ratios between
 columns of one run, not the absolute figures.
 """
-import argparse, json, os, shutil, signal, socket, ssl, subprocess, sys, tempfile, threading, time
+import argparse, json, os, shutil, signal, socket, ssl, statistics, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
@@ -31,14 +31,18 @@ p.add_argument("--conns", type=int, default=300, help="sequential connections pe
 p.add_argument("--concurrency", type=int, default=4)
 p.add_argument("--idle", type=int, default=20, help="idle connections for the memory figure")
 p.add_argument("--subjects", default="", help="comma-separated subset of subjects")
-p.add_argument("--conn-bench", required=True, help="the examples/conn_bench binary")
-p.add_argument("--spawn-bench", required=True, help="the examples/spawn_bench binary")
+p.add_argument("--ab", type=int, metavar="ROUNDS", default=0,
+               help="only bulk, for our builds alone, in ROUNDS rounds alternating them (bench/ab.sh)")
+p.add_argument("--conn-bench", help="the examples/conn_bench binary")
+p.add_argument("--spawn-bench", help="the examples/spawn_bench binary")
 p.add_argument("dirs", nargs="+", help="name=bindir for each build of ours, first is the reference")
 args = p.parse_args()
+if not args.ab and not (args.conn_bench and args.spawn_bench):
+    p.error("--conn-bench and --spawn-bench are needed, except with --ab")
 
 size = args.mib << 20
-CONN_BENCH = os.path.abspath(args.conn_bench)
-SPAWN_BENCH = os.path.abspath(args.spawn_bench)
+CONN_BENCH = args.conn_bench and os.path.abspath(args.conn_bench)
+SPAWN_BENCH = args.spawn_bench and os.path.abspath(args.spawn_bench)
 tmp = tempfile.mkdtemp(prefix="s6tls-compare.")
 live = []  # processes to kill at the end, whatever happens
 
@@ -73,22 +77,24 @@ def spawn(argv, env=None, **kw):
     return proc
 
 
-def stop(proc):
+def killpg(proc, sig):
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, sig)
     except ProcessLookupError:
         pass
+
+
+def stop(proc):
+    killpg(proc, signal.SIGTERM)
     try:
         proc.wait(5)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    # What the leader left behind in its group goes too: a socat child
-    # once outlived its listener, spinning on a core for the rest of the run.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
         pass
+    # The leader if it is still there, and what it left behind in its group:
+    # a socat child once outlived its listener, spinning on a core for the
+    # rest of the run.
+    killpg(proc, signal.SIGKILL)
+    proc.wait()
     live.remove(proc)
 
 
@@ -467,8 +473,35 @@ def binary_sizes(name, bindir):
     return rows
 
 
+def busy_ticks():
+    """The whole machine's busy clock ticks (steal and iowait left out)."""
+    with open("/proc/stat") as f:
+        user, nice, system, _idle, _iowait, irq, softirq = map(int, f.readline().split()[1:8])
+    return user + nice + system + irq + softirq
+
+
+def ab(ours):
+    """Bulk alone, our builds alternating round by round, so that a noisy
+    machine's drift falls on every build alike: medians of MiB/s and of the
+    machine's busy CPU-seconds per GiB, which hold up better than rates."""
+    runs = {(s.name, way): [] for s in ours for way in ("up", "down")}
+    hz = os.sysconf("SC_CLK_TCK")
+    for _ in range(args.ab):
+        for s in ours:
+            for up in (True, False):
+                before = busy_ticks()
+                rate, _ = bulk(s, up)
+                cpu = (busy_ticks() - before) / hz / (args.mib / 1024)
+                runs[(s.name, "up" if up else "down")].append((rate, cpu))
+    for (name, way), v in runs.items():
+        print(f"{name} {way}: median {statistics.median(r for r, _ in v):.0f} MiB/s, "
+              f"{statistics.median(c for _, c in v):.2f} CPU-s/GiB, runs {[round(r) for r, _ in v]}")
+
+
 def main():
     ours = [Ours(*d.split("=", 1)) for d in args.dirs]
+    if args.ab:
+        return ab(ours)
     ref = ours[0]
     subjects = ours + [Stunnel(ref), Socat(), Ours("plain-tcp", ref.bindir, tls=False)]
     if args.subjects:
@@ -528,9 +561,6 @@ try:
     main()
 finally:
     for proc in list(live):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        killpg(proc, signal.SIGKILL)
         proc.wait()
     shutil.rmtree(tmp, ignore_errors=True)

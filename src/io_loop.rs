@@ -446,14 +446,9 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
         let mut moved = false;
         while self.up != Flow::Done {
             if self.net_out.is_empty() {
-                if !self.session.has_ciphertext() {
+                if !self.session.has_ciphertext() || self.gather_ciphertext() == 0 {
                     return Ok(moved);
                 }
-                let n = self.session.take_ciphertext(self.net_out.space());
-                if n == 0 {
-                    return Ok(moved);
-                }
-                self.net_out.filled(n);
                 moved = true;
             }
             if !self.writable[Port::NetOut as usize] {
@@ -485,6 +480,14 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
         Ok(moved)
     }
 
+    /// Appends the session's records to `net_out`, as many as fit behind
+    /// what is already there; returns how many bytes.
+    fn gather_ciphertext(&mut self) -> usize {
+        let n = self.session.take_ciphertext(self.net_out.room());
+        self.net_out.extended(n);
+        n
+    }
+
     /// App data into the session.
     fn fill_from_app(&mut self) -> Result<bool, Fatal> {
         let mut moved = false;
@@ -512,17 +515,16 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     Err(e) => return Err(Fatal::sys("read from the application", e)),
                 }
             }
-            let piece = &self.app_in.bytes()[..self.app_in.bytes().len().min(RECORD)];
+            let pending = self.app_in.bytes();
             let n = self
                 .session
-                .put_cleartext(piece)
+                .put_cleartext(&pending[..pending.len().min(RECORD)])
                 .map_err(|e| tls_fatal(false, e))?;
             if n == 0 {
                 return Ok(moved);
             }
             self.app_in.consume(n);
-            let k = self.session.take_ciphertext(self.net_out.room());
-            self.net_out.extended(k);
+            self.gather_ciphertext();
             moved = true;
         }
         Ok(moved)
