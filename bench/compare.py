@@ -33,6 +33,8 @@ p.add_argument("--idle", type=int, default=20, help="idle connections for the me
 p.add_argument("--subjects", default="", help="comma-separated subset of subjects")
 p.add_argument("--ab", type=int, metavar="ROUNDS", default=0,
                help="only bulk, for our builds alone, in ROUNDS rounds alternating them (bench/ab.sh)")
+p.add_argument("--refs", action="store_true",
+               help="with --ab: stunnel and socat take their turns in every round too")
 p.add_argument("--conn-bench", help="the examples/conn_bench binary")
 p.add_argument("--spawn-bench", help="the examples/spawn_bench binary")
 p.add_argument("dirs", nargs="+", help="name=bindir for each build of ours, first is the reference")
@@ -481,9 +483,11 @@ def busy_ticks():
 
 
 def ab(ours):
-    """Bulk alone, our builds alternating round by round, so that a noisy
-    machine's drift falls on every build alike: medians of MiB/s and of the
-    machine's busy CPU-seconds per GiB, which hold up better than rates."""
+    """Bulk alone, the subjects alternating round by round, so that a noisy
+    machine's drift falls on every one alike: medians of MiB/s and of the
+    machine's busy CPU-seconds per GiB, which hold up better than rates.
+    With --refs, each round's ratio to stunnel and socat too: ratios of one
+    round's neighbours drift less than either rate."""
     runs = {(s.name, way): [] for s in ours for way in ("up", "down")}
     hz = os.sysconf("SC_CLK_TCK")
     for _ in range(args.ab):
@@ -496,12 +500,21 @@ def ab(ours):
     for (name, way), v in runs.items():
         print(f"{name} {way}: median {statistics.median(r for r, _ in v):.0f} MiB/s, "
               f"{statistics.median(c for _, c in v):.2f} CPU-s/GiB, runs {[round(r) for r, _ in v]}")
+    refs = [s.name for s in ours if not isinstance(s, Ours)]
+    for s in ours:
+        if not isinstance(s, Ours):
+            continue
+        for ref in refs:
+            for way in ("up", "down"):
+                ratios = [a / b for (a, _), (b, _) in zip(runs[(s.name, way)], runs[(ref, way)])]
+                print(f"{s.name} / {ref} {way}: median {statistics.median(ratios):.2f}x, "
+                      f"rounds {[round(r, 2) for r in ratios]}")
 
 
 def main():
     ours = [Ours(*d.split("=", 1)) for d in args.dirs]
     if args.ab:
-        return ab(ours)
+        return ab(ours + ([Stunnel(ours[0]), Socat()] if args.refs else []))
     ref = ours[0]
     subjects = ours + [Stunnel(ref), Socat(), Ours("plain-tcp", ref.bindir, tls=False)]
     if args.subjects:

@@ -406,9 +406,13 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
     }
 
     /// Fills the empty `app_out` with what the session has decrypted, as
-    /// much as fits (a backend may hand out one record per call), so that
-    /// the app gets it in one write. A close_notify ends the filling and
-    /// starts the drain: what came before it still goes out first.
+    /// much as fits, so that the app gets it in one write. A backend may
+    /// hand out one record per call, or hold only a record or two
+    /// decrypted (rustls stops taking ciphertext past 16 KiB of plaintext):
+    /// the ciphertext already read goes in as room appears, else a 64 KiB
+    /// read would reach the app in two or more writes, each waking it. A
+    /// close_notify ends the filling and starts the drain: what came
+    /// before it still goes out first.
     fn gather_cleartext(&mut self) -> Result<bool, Fatal> {
         let mut moved = false;
         while !self.app_out.room().is_empty() {
@@ -423,7 +427,12 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     self.down = Flow::Draining;
                     return Ok(true);
                 }
-                Ok(_) => break,
+                Ok(_) => {
+                    if self.feed_read_ciphertext()? == 0 {
+                        break;
+                    }
+                    moved = true;
+                }
                 Err(e) => return Err(tls_fatal(self.session.is_handshaking(), e)),
             }
         }
@@ -564,18 +573,27 @@ impl<S: TlsSession, P: Ports> Loop<'_, S, P> {
                     Err(e) => return Err(Fatal::sys("read from the network", e)),
                 }
             }
-            let handshaking = self.session.is_handshaking();
-            let n = self
-                .session
-                .feed_ciphertext(self.net_in.bytes())
-                .map_err(|e| tls_fatal(handshaking, e))?;
-            if n == 0 {
+            if self.feed_read_ciphertext()? == 0 {
                 return Ok(moved);
             }
-            self.net_in.consume(n);
             moved = true;
         }
         Ok(moved)
+    }
+
+    /// Offers the session the ciphertext read and not yet taken; returns
+    /// how many bytes it took.
+    fn feed_read_ciphertext(&mut self) -> Result<usize, Fatal> {
+        if self.down != Flow::Open || self.net_in.is_empty() || !self.session.wants_ciphertext() {
+            return Ok(0);
+        }
+        let handshaking = self.session.is_handshaking();
+        let n = self
+            .session
+            .feed_ciphertext(self.net_in.bytes())
+            .map_err(|e| tls_fatal(handshaking, e))?;
+        self.net_in.consume(n);
+        Ok(n)
     }
 
     /// End-of-stream transitions, once everything before them has moved.

@@ -253,4 +253,29 @@ mod tests {
         );
         assert!(*last > 0);
     }
+
+    /// A backend that holds little decrypted at a time (the mock 1 KiB,
+    /// rustls 16 KiB) still has a whole read of ciphertext reach the app
+    /// in one or two writes rather than one per record or two: every
+    /// write to a pipe wakes its reader.
+    #[test]
+    fn the_records_of_one_network_read_reach_the_app_together() {
+        let down: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 253) as u8).collect();
+        let net = mock_session::peer_stream(&down, mock_session::MAX_PAYLOAD, true);
+        let reads = net.len().div_ceil(io_loop::CIPHER_BUF);
+        let mut ports = ScriptedPorts::new(vec![], vec![], net);
+        let mut session = MockSession::new();
+        io_loop::run(&mut session, &mut ports, &Settings::default(), &mut |_| {
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ports.app_sink, down);
+        let writes = &ports.app_writes;
+        assert!(
+            writes.len() <= 2 * reads + 1,
+            "{reads} reads, writes {writes:?}"
+        );
+        let full = writes.iter().filter(|&&n| n == io_loop::CLEAR_BUF).count();
+        assert!(full + 1 >= reads, "{reads} reads, writes {writes:?}");
+    }
 }

@@ -24,6 +24,8 @@ pub struct ScriptedPorts {
     pub calls: usize,
     /// The size of every write to the network that moved bytes.
     pub net_writes: Vec<usize>,
+    /// The size of every write to the app that moved bytes.
+    pub app_writes: Vec<usize>,
 }
 
 impl ScriptedPorts {
@@ -43,6 +45,7 @@ impl ScriptedPorts {
             polls: 0,
             calls: 0,
             net_writes: Vec::new(),
+            app_writes: Vec::new(),
         }
     }
 
@@ -113,6 +116,7 @@ impl Ports for ScriptedPorts {
         }
         let n = self.decide(port, buf.len()).ok_or_else(would_block)?;
         let sink = if port == Port::AppOut {
+            self.app_writes.push(n);
             &mut self.app_sink
         } else {
             self.net_writes.push(n);
