@@ -31,6 +31,8 @@ p.add_argument("--conns", type=int, default=300, help="sequential connections pe
 p.add_argument("--concurrency", type=int, default=4)
 p.add_argument("--idle", type=int, default=20, help="idle connections for the memory figure")
 p.add_argument("--subjects", default="", help="comma-separated subset of subjects")
+p.add_argument("--rounds", type=int, default=3,
+               help="bulk rounds, every subject once a round: the table has the medians")
 p.add_argument("--ab", type=int, metavar="ROUNDS", default=0,
                help="only bulk, for our builds alone, in ROUNDS rounds alternating them (bench/ab.sh)")
 p.add_argument("--refs", action="store_true",
@@ -522,13 +524,30 @@ def main():
         subjects = [s for s in subjects if s.name in keep]
     tls_subjects = [s for s in subjects if getattr(s, "tls", True)]
     res = {s.name: {} for s in subjects}
-    for up in (True, False):
-        way = "up" if up else "down"
-        for s in subjects:
-            rate, peak = bulk(s, up)
-            res[s.name][f"bulk_{way}"] = rate
-            for comm, kib in peak.items():
-                res[s.name][f"hwm_{comm}"] = max(res[s.name].get(f"hwm_{comm}", 0), kib)
+    # Rounds of every subject in turn, so that a noisy machine's drift
+    # falls on all of them alike; peaks are the highest of any round.
+    rates = {(s.name, up): [] for s in subjects for up in (True, False)}
+    for _ in range(args.rounds):
+        for up in (True, False):
+            for s in subjects:
+                rate, peak = bulk(s, up)
+                rates[(s.name, up)].append(rate)
+                for comm, kib in peak.items():
+                    res[s.name][f"hwm_{comm}"] = max(res[s.name].get(f"hwm_{comm}", 0), kib)
+    for (name, up), v in rates.items():
+        res[name][f"bulk_{'up' if up else 'down'}"] = statistics.median(v)
+        res[name][f"bulk_{'up' if up else 'down'}_runs"] = v
+    # Each build's ratio to stunnel and to socat in the same round: the
+    # median of those drifts less than the ratio of two medians.
+    for s in subjects:
+        if not (isinstance(s, Ours) and s.tls):
+            continue
+        for ref in ("stunnel", "socat"):
+            if ref in res:
+                for up in (True, False):
+                    pairs = zip(rates[(s.name, up)], rates[(ref, up)])
+                    res[s.name][f"x_{ref}_{'up' if up else 'down'}"] = \
+                        statistics.median(a / b for a, b in pairs)
     for s in tls_subjects:
         res[s.name].update(connections(s))
         res[s.name]["idle_rss"], res[s.name]["idle_pss"] = idle_memory(s)
@@ -542,6 +561,10 @@ def main():
     rows = [
         (f"bulk client->server MiB/s ({args.mib} MiB)", "bulk_up", "{:.0f}"),
         (f"bulk server->client MiB/s ({args.mib} MiB)", "bulk_down", "{:.0f}"),
+        ("  / stunnel, client->server", "x_stunnel_up", "{:.2f}x"),
+        ("  / stunnel, server->client", "x_stunnel_down", "{:.2f}x"),
+        ("  / socat, client->server", "x_socat_up", "{:.2f}x"),
+        ("  / socat, server->client", "x_socat_down", "{:.2f}x"),
         (f"conn/s sequential ({args.conns})", "seq", "{:.0f}"),
         ("  p50 ms", "seq_p50", "{:.2f}"),
         ("  p99 ms", "seq_p99", "{:.2f}"),
@@ -562,6 +585,8 @@ def main():
     for label, key, fmt in rows:
         cells = [fmt.format(res[n][key]) if key in res[n] else "-" for n in names]
         print(f"{label:40}" + "".join(f"{c:>{width}}" for c in cells))
+    print(f"bulk: medians of {args.rounds} rounds, every subject once a round; "
+          "the ratios are medians of each round's ratio")
     print()
     for s in ours:
         for label, n in binary_sizes(s.name, s.bindir):

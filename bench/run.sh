@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Our tunnels side by side with stunnel, socat and plain TCP, in one run:
-# bulk MiB/s each way, connections/s (sequential and concurrent, p50/p99),
-# engine peak RSS, server memory per idle connection, binary sizes.
+# bulk MiB/s each way (medians of rounds that alternate the subjects, and
+# each build's per-round ratio to stunnel and socat), connections/s
+# (sequential and concurrent, p50/p99), engine peak RSS, server memory per
+# idle connection, binary sizes.
 # Builds: glibc rustls (target/release), glibc BoringSSL
 # (target/boring/release), static musl rustls with the firmware profile:
 # the multicall binary with its symlinks, and one binary per program; and,
 # with a nightly toolchain that can, the same two of `cargo +nightly
 # build-tiny`. Loopback only, bounded, cleans up.
 #
-# Usage: bench/run.sh [--mib N] [--conns N] [--concurrency N] [--idle N] [--subjects a,b]
+# Usage: bench/run.sh [--mib N] [--rounds N] [--conns N] [--concurrency N] [--idle N] [--subjects a,b]
 # Needs: openssl, stunnel4, socat, musl-tools and the musl Rust target
 #   (apt-get install stunnel4 socat musl-tools; rustup target add x86_64-unknown-linux-musl)
 set -euo pipefail
