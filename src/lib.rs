@@ -11,6 +11,9 @@ pub mod accessrules;
 #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
 mod aligned_alloc;
 pub mod backend;
+// The global allocator of musl builds; its tests run on every target.
+#[cfg(any(test, all(target_os = "linux", target_env = "musl")))]
+mod block_cache;
 pub mod cdb;
 pub mod cert_subject;
 pub mod chain;
@@ -39,3 +42,7 @@ pub mod ucspi_tls;
 #[cfg(all(target_os = "linux", target_env = "gnu", target_arch = "x86_64"))]
 #[global_allocator]
 static ALLOCATOR: aligned_alloc::PageAlignedBig = aligned_alloc::PageAlignedBig;
+
+#[cfg(all(target_os = "linux", target_env = "musl"))]
+#[global_allocator]
+static ALLOCATOR: block_cache::BlockCache = block_cache::BlockCache::new();
