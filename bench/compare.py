@@ -484,6 +484,11 @@ def busy_ticks():
     return user + nice + system + irq + softirq
 
 
+def round_ratios(ours, ref):
+    """Each round's rate over the reference's rate in the same round."""
+    return [a / b for a, b in zip(ours, ref)]
+
+
 def ab(ours):
     """Bulk alone, the subjects alternating round by round, so that a noisy
     machine's drift falls on every one alike: medians of MiB/s and of the
@@ -508,7 +513,8 @@ def ab(ours):
             continue
         for ref in refs:
             for way in ("up", "down"):
-                ratios = [a / b for (a, _), (b, _) in zip(runs[(s.name, way)], runs[(ref, way)])]
+                ratios = round_ratios([r for r, _ in runs[(s.name, way)]],
+                                      [r for r, _ in runs[(ref, way)]])
                 print(f"{s.name} / {ref} {way}: median {statistics.median(ratios):.2f}x, "
                       f"rounds {[round(r, 2) for r in ratios]}")
 
@@ -545,9 +551,8 @@ def main():
         for ref in ("stunnel", "socat"):
             if ref in res:
                 for up in (True, False):
-                    pairs = zip(rates[(s.name, up)], rates[(ref, up)])
-                    res[s.name][f"x_{ref}_{'up' if up else 'down'}"] = \
-                        statistics.median(a / b for a, b in pairs)
+                    ratios = round_ratios(rates[(s.name, up)], rates[(ref, up)])
+                    res[s.name][f"x_{ref}_{'up' if up else 'down'}"] = statistics.median(ratios)
     for s in tls_subjects:
         res[s.name].update(connections(s))
         res[s.name]["idle_rss"], res[s.name]["idle_pss"] = idle_memory(s)

@@ -11,8 +11,8 @@
 //! slow case; here it did, and the copy took a third of the client
 //! engine's time. With both blocks on page boundaries the destination is
 //! always 5 bytes *before* the source modulo 4 KiB, whatever the heap
-//! looks like. musl's `memcpy` has no such case, so musl builds keep
-//! musl's allocator as it is.
+//! looks like. musl's `memcpy` has no such case, so musl builds do not
+//! place blocks (they keep freed record blocks instead: `block_cache`).
 //!
 //! Each big block sits inside a `malloc` (or `calloc`) block a page
 //! larger, which is how a block of one size keeps being reused; zeroed

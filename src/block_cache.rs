@@ -81,13 +81,12 @@ unsafe impl GlobalAlloc for BlockCache {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if kept_size(&layout) {
             let hit = self.with_kept(|kept| {
-                let slot = kept
-                    .iter_mut()
-                    .find(|k| matches!(k, Some(k) if k.layout == layout))?;
-                slot.take().map(|k| k.ptr)
+                kept.iter_mut()
+                    .find(|k| matches!(k, Some(k) if k.layout == layout))
+                    .and_then(Option::take)
             });
-            if let Some(Some(ptr)) = hit {
-                return ptr;
+            if let Some(k) = hit.flatten() {
+                return k.ptr;
             }
         }
         // SAFETY: the caller's non-zero layout, passed on.
@@ -105,12 +104,14 @@ unsafe impl GlobalAlloc for BlockCache {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if kept_size(&layout) {
-            let stored = self.with_kept(|kept| {
-                let slot = kept.iter_mut().find(|k| k.is_none())?;
-                *slot = Some(Kept { ptr, layout });
-                Some(())
+            let stored = self.with_kept(|kept| match kept.iter_mut().find(|k| k.is_none()) {
+                Some(slot) => {
+                    *slot = Some(Kept { ptr, layout });
+                    true
+                }
+                None => false,
             });
-            if let Some(Some(())) = stored {
+            if stored == Some(true) {
                 return;
             }
         }
