@@ -103,10 +103,22 @@ def stop(proc):
 
 
 def run(argv, env, limit, stdin=subprocess.DEVNULL):
+    """Runs argv to its end, which is timed: a plain wait() returns the
+    moment it exits, where wait(timeout) polls in sleeps of up to 50 ms, an
+    error of up to 6% on a 1 GiB transfer at 1.2 GiB/s. A watchdog kills
+    it after `limit` seconds instead."""
     proc = spawn(argv, env=env, stdin=stdin, stdout=subprocess.DEVNULL)
-    try:
-        code = proc.wait(limit)
-    except subprocess.TimeoutExpired:
+    overdue = threading.Event()
+
+    def kill():
+        overdue.set()
+        killpg(proc, signal.SIGKILL)
+
+    watchdog = threading.Timer(limit, kill)
+    watchdog.start()
+    code = proc.wait()
+    watchdog.cancel()
+    if overdue.is_set():
         sys.exit(f"{argv[0]}: still running after {limit}s")
     live.remove(proc)
     if code != 0:
