@@ -1,0 +1,45 @@
+//! Link-time layout of the programs, for a smaller resident set: each
+//! connection runs two engine processes, and on firmware their memory is
+//! the budget (README, Performance).
+//!
+//! - On Linux, `src/cold_text.ld` gathers the code that only prints panic
+//!   backtraces away from the code that runs.
+//! - On musl, relative relocations are packed (DT_RELR): a static-pie
+//!   engine otherwise reads 37 KiB of relocation records at every start.
+//!   The loader in Rust's bundled musl (1.2.5 since Rust 1.93) applies
+//!   them; older ones do not, so older compilers get none.
+//!
+//! `S6TLS_PLAIN_LINK=1` turns both off, for a linker or a musl sysroot
+//! that cannot take them.
+
+use std::env;
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/cold_text.ld");
+    println!("cargo:rerun-if-env-changed=S6TLS_PLAIN_LINK");
+    if env::var_os("S6TLS_PLAIN_LINK").is_some_and(|v| v != "0")
+        || env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux")
+    {
+        return;
+    }
+    let dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    println!("cargo:rustc-link-arg=-Wl,-T,{dir}/src/cold_text.ld");
+    if env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl") && rustc_minor() >= Some(93) {
+        println!("cargo:rustc-link-arg=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// The minor version of the compiler building us (1.x).
+fn rustc_minor() -> Option<u32> {
+    let rustc = env::var_os("RUSTC")?;
+    let out = Command::new(rustc).arg("--version").output().ok()?;
+    let version = String::from_utf8(out.stdout).ok()?;
+    version
+        .split_whitespace()
+        .nth(1)?
+        .split('.')
+        .nth(1)?
+        .parse()
+        .ok()
+}
