@@ -508,17 +508,22 @@ def ab(ours):
     With --refs, each round's ratio to stunnel and socat too: ratios of one
     round's neighbours drift less than either rate."""
     runs = {(s.name, way): [] for s in ours for way in ("up", "down")}
+    peaks = {(s.name, way): {} for s in ours for way in ("up", "down")}
     hz = os.sysconf("SC_CLK_TCK")
     for _ in range(args.ab):
         for s in ours:
             for up in (True, False):
                 before = busy_ticks()
-                rate, _ = bulk(s, up)
+                rate, peak = bulk(s, up)
                 cpu = (busy_ticks() - before) / hz / (args.mib / 1024)
-                runs[(s.name, "up" if up else "down")].append((rate, cpu))
+                way = "up" if up else "down"
+                runs[(s.name, way)].append((rate, cpu))
+                for comm, kib in peak.items():
+                    peaks[(s.name, way)].setdefault(comm, []).append(kib)
     for (name, way), v in runs.items():
+        hwm = "".join(f", {comm} peak KiB {kib}" for comm, kib in sorted(peaks[(name, way)].items()))
         print(f"{name} {way}: median {statistics.median(r for r, _ in v):.0f} MiB/s, "
-              f"{statistics.median(c for _, c in v):.2f} CPU-s/GiB, runs {[round(r) for r, _ in v]}")
+              f"{statistics.median(c for _, c in v):.2f} CPU-s/GiB, runs {[round(r) for r, _ in v]}{hwm}")
     refs = [s.name for s in ours if not isinstance(s, Ours)]
     for s in ours:
         if not isinstance(s, Ours):
