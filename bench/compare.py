@@ -24,6 +24,7 @@ import argparse, json, os, shutil, signal, socket, ssl, statistics, subprocess, 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
+from loopback import free_port, wait_listening  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--mib", type=int, default=1024, help="bulk transfer size each way")
@@ -54,25 +55,6 @@ live = []  # processes to kill at the end, whatever happens
 # A CA and a P-256 certificate for localhost, used by every subject.
 pki.make(tmp)
 KEY, CERT, CA = (os.path.join(tmp, n) for n in ("server.key", "server.pem", "ca.pem"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_listening(port, limit=10):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    sys.exit(f"nothing listens on port {port}")
 
 
 def spawn(argv, env=None, **kw):

@@ -9,10 +9,11 @@ cleans up.
 Usage: bench/schedstat.py BINDIR [--mib N] [--window S] [--down]
   e.g. bench/schedstat.py target/release
 """
-import argparse, os, signal, socket, subprocess, sys, tempfile, time
+import argparse, os, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
+from loopback import free_port, wait_listening  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("bindir")
@@ -26,10 +27,7 @@ pki.make(tmp)
 env = {"PATH": bindir + ":/usr/bin:/bin", "KEYFILE": f"{tmp}/server.key",
        "CERTFILE": f"{tmp}/server.pem", "CAFILE": f"{tmp}/ca.pem"}
 
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-port = s.getsockname()[1]
-s.close()
+port = free_port()
 send = f"dd if=/dev/zero bs=1M count={args.mib} 2>/dev/null"
 if args.down:
     server_app, client_app = f"{send}; exec 1>&-; cat >/dev/null", "exec 7>&-; exec dd bs=1M of=/dev/null <&6 2>/dev/null"
@@ -76,13 +74,7 @@ def snapshot(pids):
 
 try:
     spawn(["s6-tlsserver", "-H", "127.0.0.1", str(port), "sh", "-c", server_app])
-    end = time.monotonic() + 10
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.02)
+    wait_listening(port)
     client = spawn(["s6-tlsclient", "-H", "-k", "localhost", "127.0.0.1", str(port), "sh", "-c", client_app])
     time.sleep(0.6)
     pids = members()
