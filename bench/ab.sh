@@ -8,16 +8,29 @@
 # each build's per-round ratio to them is printed (the first BINDIR's
 # s6-tcpclient carries stunnel's client hop).
 #
-# Usage: bench/ab.sh [--refs] ROUNDS MIB BINDIR BINDIR...
+# With --ceiling, the first BINDIR's chain with the cipher taken out
+# (examples/null_engine as both engines, bench/compare.py's no-cipher)
+# takes its turn too: what the tunnel's shape allows on this machine.
+#
+# Usage: bench/ab.sh [--refs] [--ceiling] ROUNDS MIB BINDIR BINDIR...
 #   e.g. bench/ab.sh 4 1024 /tmp/old/release target/release
-#        bench/ab.sh --refs 5 1024 target/release
+#        bench/ab.sh --refs --ceiling 5 1024 target/release
 set -euo pipefail
-refs=()
-if [ "${1:-}" = --refs ]; then refs=(--refs); shift; fi
-[ $# -ge 3 ] || { echo "usage: bench/ab.sh [--refs] ROUNDS MIB BINDIR BINDIR..." >&2; exit 100; }
+opts=()
+while :; do
+  case ${1:-} in
+    --refs) opts+=(--refs); shift ;;
+    --ceiling)
+      cargo build --release -q --example null_engine --manifest-path "$(dirname "$0")/../Cargo.toml"
+      opts+=(--null-engine "$(cd "$(dirname "$0")/.." && pwd)/target/release/examples/null_engine")
+      shift ;;
+    *) break ;;
+  esac
+done
+[ $# -ge 3 ] || { echo "usage: bench/ab.sh [--refs] [--ceiling] ROUNDS MIB BINDIR BINDIR..." >&2; exit 100; }
 rounds=$1 mib=$2
 shift 2
 subjects=()
 # A subject's name also names its count files: no slashes in it.
 for dir in "$@"; do subjects+=("${dir//\//_}=$(cd "$dir" && pwd)"); done
-exec python3 "$(dirname "$0")/compare.py" "${refs[@]}" --ab "$rounds" --mib "$mib" "${subjects[@]}"
+exec python3 "$(dirname "$0")/compare.py" "${opts[@]}" --ab "$rounds" --mib "$mib" "${subjects[@]}"

@@ -40,6 +40,8 @@ p.add_argument("--refs", action="store_true",
                help="with --ab: stunnel and socat take their turns in every round too")
 p.add_argument("--conn-bench", help="the examples/conn_bench binary")
 p.add_argument("--spawn-bench", help="the examples/spawn_bench binary")
+p.add_argument("--null-engine", help="the examples/null_engine binary: adds the no-cipher column, "
+               "the first build's chain with engines that frame and copy but do not encrypt")
 p.add_argument("dirs", nargs="+", help="name=bindir for each build of ours, first is the reference")
 args = p.parse_args()
 if not args.ab and not (args.conn_bench and args.spawn_bench):
@@ -173,6 +175,28 @@ class Ours:
     # fds of the client app and of the server app
     cfd = (6, 7)
     sfd = (0, 1)
+
+
+class NoCipher(Ours):
+    """The ceiling: the first build's s6-tlsclient -> s6-tlsserver chain
+    with examples/null_engine as both engines (same loop, same buffers,
+    records framed and copied as rustls does, nothing encrypted): what the
+    tunnel's shape, four processes, two pipes and one TCP connection,
+    allows on this machine. Bulk only. The programs are copied, not
+    linked: they find their engines next to their own executable."""
+
+    bulk_only = True
+
+    def __init__(self, ref, engine):
+        bindir = os.path.join(tmp, "no-cipher")
+        os.mkdir(bindir)
+        for n in os.listdir(ref.bindir):
+            src = os.path.join(ref.bindir, n)
+            if n.startswith("s6-") and "." not in n and os.path.isfile(src) and os.access(src, os.X_OK):
+                shutil.copy(src, bindir)
+        for n in ("s6-tlsc-io", "s6-tlsd-io"):
+            shutil.copy(engine, os.path.join(bindir, n))
+        super().__init__("no-cipher", bindir)
 
 
 class Stunnel:
@@ -520,14 +544,15 @@ def ab(ours):
 
 def main():
     ours = [Ours(*d.split("=", 1)) for d in args.dirs]
+    ceiling = [NoCipher(ours[0], args.null_engine)] if args.null_engine else []
     if args.ab:
-        return ab(ours + ([Stunnel(ours[0]), Socat()] if args.refs else []))
+        return ab(ours + ceiling + ([Stunnel(ours[0]), Socat()] if args.refs else []))
     ref = ours[0]
-    subjects = ours + [Stunnel(ref), Socat(), Ours("plain-tcp", ref.bindir, tls=False)]
+    subjects = ours + [Stunnel(ref), Socat(), Ours("plain-tcp", ref.bindir, tls=False)] + ceiling
     if args.subjects:
         keep = args.subjects.split(",")
         subjects = [s for s in subjects if s.name in keep]
-    tls_subjects = [s for s in subjects if getattr(s, "tls", True)]
+    tls_subjects = [s for s in subjects if getattr(s, "tls", True) and not getattr(s, "bulk_only", False)]
     res = {s.name: {} for s in subjects}
     # Rounds of every subject in turn, so that a noisy machine's drift
     # falls on all of them alike; peaks are the highest of any round.

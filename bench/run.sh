@@ -3,7 +3,9 @@
 # bulk MiB/s each way (medians of rounds that alternate the subjects, and
 # each build's per-round ratio to stunnel and socat), connections/s
 # (sequential and concurrent, p50/p99), engine peak RSS, server memory per
-# idle connection, binary sizes.
+# idle connection, binary sizes. And the ceiling: the glibc rustls chain
+# with the cipher taken out (examples/null_engine as both engines, bulk
+# only), what the tunnel's shape itself allows on this machine.
 # Builds: glibc rustls (target/release), glibc BoringSSL
 # (target/boring/release), static musl rustls with the firmware profile:
 # the multicall binary with its symlinks, and one binary per program; and,
@@ -16,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release -q --bins --example conn_bench --example spawn_bench
+cargo build --release -q --bins --example conn_bench --example spawn_bench --example null_engine
 cargo build --release -q --no-default-features --features boring --target-dir target/boring
 cargo build --profile firmware -q --target x86_64-unknown-linux-musl --bins
 musl=$PWD/target/x86_64-unknown-linux-musl/firmware
@@ -42,7 +44,8 @@ else
 fi
 
 exec python3 bench/compare.py --conn-bench "$PWD/target/release/examples/conn_bench" \
-  --spawn-bench "$PWD/target/release/examples/spawn_bench" "$@" \
+  --spawn-bench "$PWD/target/release/examples/spawn_bench" \
+  --null-engine "$PWD/target/release/examples/null_engine" "$@" \
   glibc-rustls="$PWD/target/release" \
   glibc-boring="$PWD/target/boring/release" \
   musl-multicall="$musl/multicall" \
