@@ -40,8 +40,8 @@ p.add_argument("--refs", action="store_true",
                help="with --ab: stunnel and socat take their turns in every round too")
 p.add_argument("--conn-bench", help="the examples/conn_bench binary")
 p.add_argument("--spawn-bench", help="the examples/spawn_bench binary")
-p.add_argument("--null-engine", help="the examples/null_engine binary: adds the no-cipher column, "
-               "the first build's chain with engines that frame and copy but do not encrypt")
+p.add_argument("--null-engine", help="the examples/null_engine binary: adds the no-cipher and "
+               "relay-only columns, the first build's chain with engines that do not encrypt")
 p.add_argument("dirs", nargs="+", help="name=bindir for each build of ours, first is the reference")
 args = p.parse_args()
 if not args.ab and not (args.conn_bench and args.spawn_bench):
@@ -178,17 +178,20 @@ class Ours:
 
 
 class NoCipher(Ours):
-    """The ceiling: the first build's s6-tlsclient -> s6-tlsserver chain
-    with examples/null_engine as both engines (same loop, same buffers,
-    records framed and copied as rustls does, nothing encrypted): what the
+    """The ceilings: the first build's s6-tlsclient -> s6-tlsserver chain
+    with examples/null_engine as both engines. no-cipher: the same loop,
+    buffers and copies, records framed as rustls does, nothing encrypted.
+    relay-only (NULL_ENGINE=relay): each engine only reads into a buffer
+    and writes from it, the least any engine in this chain does. What the
     tunnel's shape, four processes, two pipes and one TCP connection,
     allows on this machine. Bulk only. The programs are copied, not
     linked: they find their engines next to their own executable."""
 
     bulk_only = True
 
-    def __init__(self, ref, engine):
-        bindir = os.path.join(tmp, "no-cipher")
+    def __init__(self, ref, engine, relay=False):
+        name = "relay-only" if relay else "no-cipher"
+        bindir = os.path.join(tmp, name)
         os.mkdir(bindir)
         for n in os.listdir(ref.bindir):
             src = os.path.join(ref.bindir, n)
@@ -196,7 +199,14 @@ class NoCipher(Ours):
                 shutil.copy(src, bindir)
         for n in ("s6-tlsc-io", "s6-tlsd-io"):
             shutil.copy(engine, os.path.join(bindir, n))
-        super().__init__("no-cipher", bindir)
+        super().__init__(name, bindir)
+        self.relay = relay
+
+    def env(self, **extra):
+        e = super().env(**extra)
+        if self.relay:
+            e["NULL_ENGINE"] = "relay"
+        return e
 
 
 class Stunnel:
@@ -544,7 +554,7 @@ def ab(ours):
 
 def main():
     ours = [Ours(*d.split("=", 1)) for d in args.dirs]
-    ceiling = [NoCipher(ours[0], args.null_engine)] if args.null_engine else []
+    ceiling = [NoCipher(ours[0], args.null_engine, relay) for relay in (False, True)] if args.null_engine else []
     if args.ab:
         return ab(ours + ceiling + ([Stunnel(ours[0]), Socat()] if args.refs else []))
     ref = ours[0]

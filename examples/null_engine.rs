@@ -11,6 +11,12 @@
 //! machine: the four processes, the pipes, the sockets and the loop,
 //! with no cryptography at all. Never for real use: nothing is protected.
 //!
+//! With `NULL_ENGINE=relay` in its environment it goes further: after
+//! an empty notification block it only relays, each direction read into
+//! one buffer and written from it, no records and no copies (app data
+//! gathered over up to three 64 KiB reads per network write, as the
+//! loop does). That is the least any engine must do in this chain.
+//!
 //! Usage, as the engines: `s6-tlsc-io [ -d notif ] [ options ] -- fdr fdw`,
 //! `s6-tlsd-io [ -d notif ] [ options ] -- fdr fdw`; other options are
 //! accepted and ignored.
@@ -21,6 +27,7 @@ use s6_tls::io_loop::FdPorts;
 use s6_tls::tls_options::{Side, TlsOptions};
 use s6_tls::{engine, sys};
 use std::ffi::OsString;
+use std::os::fd::RawFd;
 
 const DATA: u8 = 23;
 const ALERT: u8 = 21;
@@ -199,6 +206,17 @@ fn main() {
         let fdr = engine::fd_arg(&args[args.len() - 2], usage)?;
         let fdw = engine::fd_arg(&args[args.len() - 1], usage)?;
         sys::ignore_sigpipe();
+        if std::env::var_os("NULL_ENGINE").is_some_and(|v| v == "relay") {
+            let (app, net) = match side {
+                Side::Client => ([0, 1], [fdr, fdw]),
+                Side::Server => ([fdr, fdw], [0, 1]),
+            };
+            if let Some(fd) = notif {
+                let _ = rustix::io::write(sys::fd(fd), &[0]);
+                sys::close(fd);
+            }
+            return relay(app, net).map(|()| 0);
+        }
         let ports = match side {
             Side::Client => FdPorts::new(0, 1, fdr, fdw),
             Side::Server => FdPorts::new(fdr, fdw, 0, 1),
@@ -206,4 +224,109 @@ fn main() {
         .map_err(|e| Fatal::sys("set fds non-blocking", e))?;
         engine::run(NullSession::default(), ports, &TlsOptions::new(side), notif)
     })
+}
+
+/// One direction of the relay: `src` read into `buf`, written to `dst`.
+struct Flow {
+    src: RawFd,
+    dst: RawFd,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    done: bool,
+}
+
+const READ: usize = 64 * 1024;
+
+impl Flow {
+    fn new(src: RawFd, dst: RawFd, size: usize) -> Flow {
+        Flow {
+            src,
+            dst,
+            buf: vec![0; size],
+            start: 0,
+            end: 0,
+            eof: false,
+            done: false,
+        }
+    }
+
+    /// Moves what can move without waiting; true if anything did.
+    fn step(&mut self) -> Result<bool, Fatal> {
+        use rustix::io::Errno;
+        let mut moved = false;
+        if self.start == self.end && !self.eof {
+            self.start = 0;
+            self.end = 0;
+            while self.end + READ <= self.buf.len() {
+                match rustix::io::read(sys::fd(self.src), &mut self.buf[self.end..self.end + READ])
+                {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        self.end += n;
+                        moved = true;
+                    }
+                    Err(Errno::AGAIN | Errno::INTR) => break,
+                    Err(e) => return Err(Fatal::sys("read", e)),
+                }
+            }
+        }
+        while self.start < self.end {
+            match rustix::io::write(sys::fd(self.dst), &self.buf[self.start..self.end]) {
+                Ok(n) => {
+                    self.start += n;
+                    moved = true;
+                }
+                Err(Errno::AGAIN | Errno::INTR) => break,
+                Err(e) => return Err(Fatal::sys("write", e)),
+            }
+        }
+        if self.eof && self.start == self.end && !self.done {
+            self.done = true;
+            let _ = rustix::net::shutdown(sys::fd(self.dst), rustix::net::Shutdown::Write);
+            sys::close(self.dst);
+            moved = true;
+        }
+        Ok(moved)
+    }
+
+    fn poll_fd(&self) -> Option<rustix::event::PollFd<'static>> {
+        use rustix::event::{PollFd, PollFlags};
+        if self.done {
+            None
+        } else if self.start < self.end {
+            Some(PollFd::from_borrowed_fd(sys::fd(self.dst), PollFlags::OUT))
+        } else {
+            Some(PollFd::from_borrowed_fd(sys::fd(self.src), PollFlags::IN))
+        }
+    }
+}
+
+/// Relays app to net and net to app until both ends are done.
+fn relay(app: [RawFd; 2], net: [RawFd; 2]) -> Result<(), Fatal> {
+    for fd in app.into_iter().chain(net) {
+        sys::set_nonblocking(fd).map_err(|e| Fatal::sys("set fds non-blocking", e))?;
+    }
+    let mut flows = [
+        Flow::new(app[0], net[1], 3 * READ),
+        Flow::new(net[0], app[1], READ),
+    ];
+    loop {
+        let mut moved = true;
+        while moved {
+            moved = false;
+            for f in &mut flows {
+                moved |= f.step()?;
+            }
+        }
+        let mut set: Vec<_> = flows.iter().filter_map(Flow::poll_fd).collect();
+        if set.is_empty() {
+            return Ok(());
+        }
+        rustix::event::poll(&mut set, None).map_err(|e| Fatal::sys("poll", e))?;
+    }
 }
