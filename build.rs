@@ -3,7 +3,8 @@
 //! programs on the server side alone (README, Performance).
 //!
 //! - On Linux, `src/cold_text.ld` gathers the code that only prints panic
-//!   backtraces away from the code that runs.
+//!   backtraces away from the code that runs, and, in the multicall
+//!   binary, the other programs' code away from the engines'.
 //! - On musl, relative relocations are packed (DT_RELR): a static-pie
 //!   engine otherwise reads 37 KiB of relocation records at every start.
 //!   The loader in Rust's bundled musl (1.2.5 since Rust 1.93) applies

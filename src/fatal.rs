@@ -108,6 +108,12 @@ pub fn info(msg: impl fmt::Display) {
 
 /// Runs a program's body and turns its outcome into an exit. Returning
 /// `Ok(code)` exits with `code` without a message.
+///
+/// Always inlined, so that each program's body is compiled into its own
+/// `programs::NAME::main`, named after it, rather than into an unnamed
+/// copy of this function: `src/cold_text.ld` links the other programs'
+/// code apart from the engines' in the multicall binary by those names.
+#[inline(always)]
 pub fn run_main(name: &str, body: impl FnOnce() -> Result<i32>) -> ! {
     set_prog(name);
     match body() {
