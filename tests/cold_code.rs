@@ -7,6 +7,8 @@
 //! reads the layout of debug binaries with binutils' `readelf` and `nm`;
 //! the resident set itself is measured by `bench/` (README, Performance).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -145,4 +147,33 @@ fn the_multicall_binary_links_the_other_programs_apart_from_the_engines() {
         strays.is_empty(),
         "the engines' code in .text.others: {strays:#?}"
     );
+}
+
+/// Whichever of the sections linked apart is empty (a per-program engine
+/// has no other programs, the smallest build no backtrace printer), the
+/// ELF headers and the read-only data before `.text` stay out of the
+/// executable segment. Checked on the programs under test, which for
+/// the smallest build are its own (`S6TLS_BIN_DIR`).
+#[test]
+fn the_headers_stay_out_of_the_executable_segment() {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    for name in ["s6-networking", "s6-tlsd", "s6-tlsd-io", "s6-tlsc-io"] {
+        let path = common::bin(name);
+        let path = path.to_str().expect("utf-8 path");
+        let headers = run("readelf", &["-lW", path]);
+        let first = headers
+            .lines()
+            .map(str::split_whitespace)
+            .map(Iterator::collect::<Vec<_>>)
+            .find(|f| f.first() == Some(&"LOAD") && f.get(1) == Some(&"0x000000"))
+            .unwrap_or_else(|| panic!("no LOAD at offset 0 in {path}:\n{headers}"));
+        // LOAD Offset VirtAddr PhysAddr FileSiz MemSiz Flg... Align
+        let flags = &first[6..first.len() - 1];
+        assert!(
+            !flags.iter().any(|f| f.contains('E')),
+            "{path}: the segment of the ELF headers is executable: {first:?}"
+        );
+    }
 }
