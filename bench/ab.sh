@@ -16,13 +16,14 @@
 #   e.g. bench/ab.sh 4 1024 /tmp/old/release target/release
 #        bench/ab.sh --refs --ceiling 5 1024 target/release
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 opts=()
 while :; do
   case ${1:-} in
     --refs) opts+=(--refs); shift ;;
     --ceiling)
-      cargo build --release -q --example null_engine --manifest-path "$(dirname "$0")/../Cargo.toml"
-      opts+=(--null-engine "$(cd "$(dirname "$0")/.." && pwd)/target/release/examples/null_engine")
+      cargo build --release -q --example null_engine --manifest-path "$root/Cargo.toml"
+      opts+=(--null-engine "$root/target/release/examples/null_engine")
       shift ;;
     *) break ;;
   esac
@@ -33,4 +34,4 @@ shift 2
 subjects=()
 # A subject's name also names its count files: no slashes in it.
 for dir in "$@"; do subjects+=("${dir//\//_}=$(cd "$dir" && pwd)"); done
-exec python3 "$(dirname "$0")/compare.py" "${opts[@]}" --ab "$rounds" --mib "$mib" "${subjects[@]}"
+exec python3 "$root/bench/compare.py" "${opts[@]}" --ab "$rounds" --mib "$mib" "${subjects[@]}"

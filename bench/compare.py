@@ -25,6 +25,7 @@ import argparse, json, os, shutil, signal, socket, ssl, statistics, subprocess, 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
 from loopback import free_port, wait_listening  # noqa: E402
+from sessions import in_sessions  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--mib", type=int, default=1024, help="bulk transfer size each way")
@@ -294,21 +295,7 @@ class EngineWatch(threading.Thread):
         self.done = threading.Event()
 
     def scan(self):
-        ours = {p.pid for p in list(live)}
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit() or pid in self.found:
-                continue
-            try:
-                with open(f"/proc/{pid}/comm") as f:
-                    comm = f.read().strip()
-                if comm not in self.names:
-                    continue
-                with open(f"/proc/{pid}/stat") as f:
-                    sid = int(f.read().rsplit(")", 1)[1].split()[3])
-                if sid in ours:
-                    self.found[pid] = comm
-            except OSError:
-                pass
+        self.found.update(in_sessions({p.pid for p in list(live)}, self.names))
 
     def sample(self):
         for pid, comm in list(self.found.items()):

@@ -14,6 +14,7 @@ import argparse, os, signal, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pki  # noqa: E402
 from loopback import free_port, wait_listening  # noqa: E402
+from sessions import in_sessions  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("bindir")
@@ -44,19 +45,7 @@ def spawn(argv):
 
 def members():
     """pid -> comm of the engines and dds in our sessions."""
-    sids = {pr.pid for pr in procs}
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                comm = f.read().strip()
-            with open(f"/proc/{pid}/stat") as f:
-                sid = int(f.read().rsplit(")", 1)[1].split()[3])
-        except OSError:
-            continue
-        if sid in sids and comm in ("s6-tlsc-io", "s6-tlsd-io", "dd"):
-            found[pid] = comm
-    return found
+    return in_sessions({pr.pid for pr in procs}, ("s6-tlsc-io", "s6-tlsd-io", "dd"))
 
 
 def snapshot(pids):

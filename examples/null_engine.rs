@@ -1,8 +1,9 @@
 //! The benchmark's ceiling: our engine with the cipher taken out.
 //!
 //! Installed under the names `s6-tlsc-io` and `s6-tlsd-io` in a directory
-//! of symlinks to the real programs (bench/compare.py does this), it runs
-//! in the real chain: `s6-tlsclient` → `s6-tlsc` → this, and the same on
+//! of copies of the real programs (bench/compare.py does this; copies,
+//! because a program finds its siblings next to its resolved executable),
+//! it runs in the real chain: `s6-tlsclient` → `s6-tlsc` → this, and the same on
 //! the server side, with the same fds, the same `io_loop` and its buffers.
 //! Its session frames the data in records of up to 16 KiB, as TLS does,
 //! and copies it in and out where rustls does (one copy into the session
@@ -10,22 +11,25 @@
 //! the tunnel moves with it is what the tunnel's shape allows on the
 //! machine: the four processes, the pipes, the sockets and the loop,
 //! with no cryptography at all. Never for real use: nothing is protected.
+//! (Not `s6_tls::testing`'s mock session, which moves bytes one at a time
+//! through buffers of 1 KiB to put the loop under back-pressure.)
 //!
 //! With `NULL_ENGINE=relay` in its environment it goes further: after
 //! an empty notification block it only relays, each direction read into
 //! one buffer and written from it, no records and no copies (app data
 //! gathered over up to three 64 KiB reads per network write, as the
-//! loop does). That is the least any engine must do in this chain.
+//! loop does). That is the least any engine must do in this chain. (Not
+//! `s6-ioconnect`, whose 16 KiB buffers, upstream's, would measure those.)
 //!
 //! Usage, as the engines: `s6-tlsc-io [ -d notif ] [ options ] -- fdr fdw`,
 //! `s6-tlsd-io [ -d notif ] [ options ] -- fdr fdw`; other options are
 //! accepted and ignored.
 
-use s6_tls::backend::{Cleartext, HandshakeInfo, TlsError, TlsSession};
+use s6_tls::backend::{Backend, Cleartext, HandshakeInfo, TlsBackend, TlsError, TlsSession};
 use s6_tls::fatal::{self, Fatal};
 use s6_tls::io_loop::FdPorts;
 use s6_tls::tls_options::{Side, TlsOptions};
-use s6_tls::{engine, sys};
+use s6_tls::{engine, notify_block, sys};
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 
@@ -212,7 +216,9 @@ fn main() {
                 Side::Server => ([fdr, fdw], [0, 1]),
             };
             if let Some(fd) = notif {
-                let _ = rustix::io::write(sys::fd(fd), &[0]);
+                let info = NullSession::default().handshake_info();
+                let block = notify_block::encode(&info, <Backend as TlsBackend>::sha256);
+                let _ = rustix::io::write(sys::fd(fd), &block);
                 sys::close(fd);
             }
             return relay(app, net).map(|()| 0);

@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 /// Paths that only the backtrace printer's code has (its crates, std's
@@ -28,11 +27,12 @@ const PRINTER: &[&str] = &[
 
 /// A debug program that cargo built beside this test (`s6-tlsd-io`, the
 /// multicall `s6-networking`): linked by `build.rs` like every program,
-/// and with its symbols.
-fn program(name: &str) -> PathBuf {
+/// and with its symbols. Not `common::bin`, which may name the smallest
+/// build (`S6TLS_BIN_DIR`): it has no backtrace printer and no symbols.
+fn program(name: &str) -> String {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    dir.join(name)
+    dir.join(name).to_str().expect("utf-8 path").to_string()
 }
 
 fn run(tool: &str, args: &[&str]) -> String {
@@ -90,9 +90,8 @@ fn only_the_backtrace_printer_is_linked_cold() {
         return;
     }
     let engine = program("s6-tlsd-io");
-    let engine = engine.to_str().expect("utf-8 path");
-    let (start, size) = section_range(engine, ".text.cold");
-    let cold = functions_in(engine, (start, size));
+    let (start, size) = section_range(&engine, ".text.cold");
+    let cold = functions_in(&engine, (start, size));
     // The printer is about 170 KiB in a debug build: it was found.
     assert!(size > 64 * 1024, ".text.cold is {size} bytes");
     assert!(cold.len() > 50, "{} functions in .text.cold", cold.len());
@@ -112,8 +111,7 @@ fn the_multicall_binary_links_the_other_programs_apart_from_the_engines() {
         return;
     }
     let multicall = program("s6-networking");
-    let multicall = multicall.to_str().expect("utf-8 path");
-    let others = functions_in(multicall, section_range(multicall, ".text.others"));
+    let others = functions_in(&multicall, section_range(&multicall, ".text.others"));
     let names: Vec<&String> = others.values().flatten().collect();
     // Each program's own code and each module no engine uses is there.
     for wanted in [
